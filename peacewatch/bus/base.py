@@ -1,0 +1,122 @@
+"""The bus interface: publish; consume as a member of a named group; commit after handling.
+
+Both backends (``EmbeddedBus`` on SQLite, ``KafkaBus`` on Apache Kafka) implement it with the same
+semantics, checked by one contract test suite:
+
+- a topic has a fixed number of partitions; a message's key picks its partition (Kafka's murmur2
+  partitioner on both backends), so messages with one key are consumed in the order published;
+- a consumer group shares a topic's partitions among its live members; every group reads every
+  message (a new group starts at the earliest offset);
+- delivery is at-least-once: a message is redelivered to the group until an offset past it has
+  been committed, so a consumer commits only after it has handled what it polled.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from kafka.partitioner.default import murmur2
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One message as a consumer receives it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    """What ``ensure_topics`` creates when a topic does not exist yet."""
+
+    name: str
+    partitions: int
+    replication_factor: int = 1
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Kafka's default partitioner, so a key lands on the same partition on either backend."""
+    hashed: int = murmur2(key.encode("utf-8"))
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def next_offsets(records: Iterable[Record]) -> dict[tuple[str, int], int]:
+    """The offsets to commit for handled records: one past the highest, per partition."""
+    out: dict[tuple[str, int], int] = {}
+    for r in records:
+        tp = (r.topic, r.partition)
+        out[tp] = max(out.get(tp, 0), r.offset + 1)
+    return out
+
+
+class _Closing:
+    def close(self) -> None:  # pragma: no cover - overridden
+        """Release resources; idempotent."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Producer(_Closing, ABC):
+    @abstractmethod
+    def publish(self, topic: str, value: bytes, key: str | None = None) -> None:
+        """Queue one message; it is durable once ``flush`` returns."""
+
+    @abstractmethod
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every queued message is durable; raise BusError if any failed."""
+
+
+class Consumer(_Closing, ABC):
+    @abstractmethod
+    def poll(self, timeout_s: float = 1.0, max_records: int = 500) -> list[Record]:
+        """Messages from this member's partitions, in offset order per partition."""
+
+    @abstractmethod
+    def commit(self, records: Sequence[Record]) -> None:
+        """Mark these records (and everything before them on their partitions) handled."""
+
+    @abstractmethod
+    def assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this member currently owns."""
+
+    @abstractmethod
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Messages not yet committed by this group, per owned partition."""
+
+
+class Bus(_Closing, ABC):
+    """A factory of producers and consumers over one backend."""
+
+    backend: str
+
+    @abstractmethod
+    def ensure_topics(self, topics: Sequence[TopicConfig]) -> None:
+        """Create missing topics; existing ones are left as they are."""
+
+    @abstractmethod
+    def producer(self) -> Producer: ...
+
+    @abstractmethod
+    def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise BusError (BrokerUnavailable for Kafka) unless the backend answers."""

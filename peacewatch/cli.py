@@ -1,0 +1,163 @@
+"""The ``peacewatch`` command.
+
+Core subcommands live here (run, collect, process, alert, check). Each stage package adds its own
+(``classify``, ``eval``, ``timeline``, ``silence`` ...) through a ``register(subparsers)`` function
+in its ``cli`` module, and builds its pipeline stage with ``build(ctx)`` in its ``stage`` module.
+The core imports stage packages by name only here, so stages never need to import each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from peacewatch import __version__
+from peacewatch.bus import open_bus
+from peacewatch.daemon import Daemon
+from peacewatch.errors import BusError, ConfigError, PeacewatchError
+from peacewatch.logs import setup_logging
+from peacewatch.metrics import Metrics
+from peacewatch.observe import ObservabilityServer
+from peacewatch.settings import Settings, load_settings
+from peacewatch.stage import Stage, StageContext
+
+log = logging.getLogger("peacewatch")
+
+STAGE_PACKAGES = ("collectors", "processors", "alerts")
+EXIT_CONFIG, EXIT_BUS, EXIT_UNCLEAN = 2, 3, 4
+
+
+def _stage_module(package: str, module: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"{package}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{package}.{module}":
+            return None
+        raise
+
+
+def build_stages(ctx: StageContext, packages: Sequence[str]) -> list[Stage]:
+    stages = []
+    for package in packages:
+        module = _stage_module(package, "stage")
+        if module is None:
+            raise PeacewatchError(f"stage package {package!r} has no stage module")
+        build: Callable[[StageContext], Stage] = module.build
+        stages.append(build(ctx))
+    return stages
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    config: Path | None = args.config
+    return load_settings(config)
+
+
+def _run(args: argparse.Namespace, packages: Sequence[str]) -> int:
+    settings = _settings(args)
+    setup_logging(settings.logging.level, settings.logging.json_format)
+    metrics = Metrics()
+    events = open_bus(settings, metrics)
+    log.info("bus: %s (%s)", settings.bus.backend,
+             ",".join(settings.bus.kafka.bootstrap_servers) or settings.path(
+                 settings.bus.embedded.path))
+    ctx = StageContext(settings=settings, events=events, metrics=metrics)
+    daemon = Daemon(
+        build_stages(ctx, packages),
+        grace_period_s=settings.daemon.grace_period_s,
+        reload_settings=lambda: load_settings(args.config),
+    )
+    daemon.install_signal_handlers()
+    try:
+        if args.once:
+            handled = daemon.run_once()
+            log.info("burst done: %d items handled", handled)
+            return 0
+        server = None
+        if settings.metrics.enabled:
+            server = ObservabilityServer(
+                metrics, settings.metrics.host, settings.metrics.port,
+                ready=lambda: daemon.ready.is_set() and not daemon.stopping.is_set(),
+            )
+            server.start()
+            log.info("metrics on http://%s:%d/metrics", settings.metrics.host, server.port)
+        clean = daemon.run_forever()
+        if server is not None:
+            server.close()
+        log.info("stopped %s", "cleanly" if clean else "with work abandoned")
+        return 0 if clean else EXIT_UNCLEAN
+    finally:
+        events.close()
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    setup_logging(settings.logging.level, settings.logging.json_format)
+    print(f"settings: ok ({settings.config_file or 'defaults and environment'})")
+    events = open_bus(settings)
+    print(f"bus: ok ({settings.bus.backend})")
+    events.close()
+    failures = 0
+    for package in STAGE_PACKAGES:
+        module = _stage_module(package, "check")
+        if module is not None:
+            failures += module.check(settings)
+    return 1 if failures else 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peacewatch",
+        description="Follow the Russia-Ukraine peace negotiations: poll news feeds, classify "
+        "items against the tracked issues, detect new developments, alert on Slack and email.",
+    )
+    parser.add_argument("--version", action="version", version=f"peacewatch {__version__}")
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help="settings file (.toml or .yaml); default: $PEACEWATCH_CONFIG")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def stage_command(name: str, help_: str, packages: Sequence[str]) -> None:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--once", action="store_true",
+                       help="burst mode: work until nothing is left, then exit")
+        p.set_defaults(func=lambda a: _run(a, packages))
+
+    stage_command("run", "run every stage in this process (the main job)", STAGE_PACKAGES)
+    stage_command("collect", "run the collectors stage only", ("collectors",))
+    stage_command("process", "run the processors stage only", ("processors",))
+    stage_command("alert", "run the alerts stage only", ("alerts",))
+    p = sub.add_parser("check", help="validate settings and reach the bus, SMTP and webhooks")
+    p.set_defaults(func=_check)
+    for package in STAGE_PACKAGES:
+        module = _stage_module(package, "cli")
+        if module is not None:
+            module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], Any] = args.func
+    try:
+        return int(func(args) or 0)
+    except ConfigError as exc:
+        print(f"peacewatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BusError as exc:
+        print(f"peacewatch: bus error: {exc}", file=sys.stderr)
+        return EXIT_BUS
+    except PeacewatchError as exc:
+        print(f"peacewatch: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

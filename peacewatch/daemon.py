@@ -1,0 +1,141 @@
+"""The daemon's lifecycle: stages on threads, signals, a grace period, burst mode.
+
+SIGTERM / SIGINT set a stop flag: every stage finishes the batch in hand (handle, flush, commit)
+and its ``stop`` hook runs; a stage still busy after ``grace_period_s`` is abandoned and the
+process exits non-zero, with its uncommitted work redelivered on the next start. SIGHUP reloads
+settings; a refused reload logs why and keeps the old settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from peacewatch.errors import ConfigError, PeacewatchError
+from peacewatch.settings import Settings
+from peacewatch.stage import Stage
+
+log = logging.getLogger("peacewatch.daemon")
+
+# A step waits at most this long for input, so a stop request is seen within it.
+_STEP_TIMEOUT_S = 0.5
+# After an unexpected error a stage pauses before its next step, so it cannot spin.
+_ERROR_PAUSE_S = 2.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        *,
+        grace_period_s: float,
+        reload_settings: Callable[[], Settings] | None = None,
+    ) -> None:
+        self.stages = list(stages)
+        self.grace_period_s = grace_period_s
+        self.reload_settings = reload_settings
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self._on_reload_signal)
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping.is_set():
+            return
+        log.info("received %s: stopping (grace period %.0fs)",
+                 signal.Signals(signum).name, self.grace_period_s)
+        self.stopping.set()
+
+    def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Reload on a thread: a signal handler must not block on stage locks.
+        threading.Thread(target=self.reload, name="reload", daemon=True).start()
+
+    def reload(self) -> None:
+        if self.reload_settings is None:
+            return
+        try:
+            settings = self.reload_settings()
+            for stage in self.stages:
+                stage.reload(settings)
+        except (ConfigError, PeacewatchError) as exc:
+            log.error("reload refused, keeping the previous settings: %s", exc)
+            return
+        log.info("settings reloaded")
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run_once(self, max_rounds: int = 10_000) -> int:
+        """Burst mode: step every stage until a whole round does nothing; return items handled."""
+        total = 0
+        for stage in self.stages:
+            stage.start()
+        try:
+            for _ in range(max_rounds):
+                if self.stopping.is_set():
+                    break
+                done = sum(stage.step(0.2) for stage in self.stages)
+                total += done
+                if done == 0:
+                    break
+        finally:
+            self._stop_all()
+        return total
+
+    def run_forever(self) -> bool:
+        """Run until a stop signal; return True if every stage stopped within the grace period."""
+        for stage in self.stages:
+            stage.start()
+        threads = [
+            threading.Thread(target=self._loop, args=(s,), name=f"stage-{s.name}", daemon=True)
+            for s in self.stages
+        ]
+        for t in threads:
+            t.start()
+        self.ready.set()
+        log.info("running stages: %s", ", ".join(s.name for s in self.stages))
+        while not self.stopping.wait(0.5):
+            if not any(t.is_alive() for t in threads):
+                break
+        deadline = time.monotonic() + self.grace_period_s
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        clean = not any(t.is_alive() for t in threads)
+        if not clean:
+            log.error("stages still busy after the grace period: %s",
+                      [t.name for t in threads if t.is_alive()])
+        return clean
+
+    def _loop(self, stage: Stage) -> None:
+        try:
+            while not self.stopping.is_set():
+                try:
+                    stage.step(_STEP_TIMEOUT_S)
+                except PeacewatchError as exc:
+                    log.error("stage %s: %s", stage.name, exc)
+                    self.stopping.wait(_ERROR_PAUSE_S)
+        except Exception:
+            log.exception("stage %s failed; stopping the process", stage.name)
+            self.stopping.set()
+        finally:
+            self._stop(stage)
+
+    def _stop_all(self) -> None:
+        for stage in self.stages:
+            self._stop(stage)
+
+    @staticmethod
+    def _stop(stage: Stage) -> None:
+        try:
+            stage.stop()
+        except Exception:
+            log.exception("stage %s did not stop cleanly", stage.name)

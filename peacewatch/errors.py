@@ -1,0 +1,73 @@
+"""The one exception tree of peacewatch.
+
+Third-party errors (kafka-python, httpx, smtplib, sqlite3, pydantic) are converted into these
+where they enter our code, with ``raise ... from exc`` so the cause stays visible.
+
+    PeacewatchError
+    ├── ConfigError                  settings file, environment or seeds data refused
+    ├── BusError                     the event bus
+    │   ├── BrokerUnavailable        no broker answered within the configured time
+    │   ├── MessageInvalid           bytes on a topic that are not a valid event (dead-lettered)
+    │   └── CommitFailed             an offset could not be committed (partition moved away)
+    ├── CollectorError               collectors/ (feed and document ingestion)
+    ├── ProcessorError               processors/ (dedup, classification, developments)
+    └── AlertError                   alerts/ (routing and delivery)
+        ├── TransientDeliveryError   worth retrying: 429, 5xx, timeouts, connection resets
+        └── PermanentDeliveryError   not worth retrying: bad webhook, auth refused
+"""
+
+from __future__ import annotations
+
+
+class PeacewatchError(Exception):
+    """Root of every error peacewatch raises on purpose."""
+
+
+class ConfigError(PeacewatchError):
+    """Settings or seeds data that cannot be used; the message names the key."""
+
+
+class BusError(PeacewatchError):
+    """A failure of the event bus (either backend)."""
+
+
+class BrokerUnavailable(BusError):
+    """The Kafka broker could not be reached in time."""
+
+
+class MessageInvalid(BusError):
+    """A message whose bytes do not decode into the topic's event model."""
+
+    def __init__(self, message: str, *, topic: str, partition: int, offset: int) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+
+
+class CommitFailed(BusError):
+    """An offset commit was refused, usually because the partition was reassigned."""
+
+
+class CollectorError(PeacewatchError):
+    """A failure in the collectors stage."""
+
+
+class ProcessorError(PeacewatchError):
+    """A failure in the processors stage."""
+
+
+class AlertError(PeacewatchError):
+    """A failure in the alerts stage."""
+
+
+class TransientDeliveryError(AlertError):
+    """A delivery that may succeed if retried later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(AlertError):
+    """A delivery that will not succeed by retrying; it goes to the dead-letter record."""

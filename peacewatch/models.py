@@ -1,0 +1,246 @@
+"""Every message that crosses a topic, defined in one place.
+
+Each event is a frozen pydantic model with ``extra="forbid"`` and a ``schema_version``; on the
+wire it is UTF-8 JSON. A consumer that meets bytes it cannot validate dead-letters them (see
+``peacewatch.bus.typed``) instead of guessing.
+
+Topics and their message keys (the key picks the partition, so it decides what is processed in
+order and which process owns which state):
+
+========================  ================  ===============================================
+topic (before prefix)     event             key, and why
+========================  ================  ===============================================
+``feeds``                 ``FeedSpec``      ``feed_id``: a feed is polled by exactly one
+                                            collector, the owner of its partition
+``items.raw``             ``RawItem``       ``item_id``: an item and its later edits stay
+                                            in order on one partition
+``items.classified``      ``ClassifiedItem`` ``issue_key`` (first matched issue, or
+                                            ``"none"``): stories of one issue are clustered
+                                            by one processor
+``developments``          ``Development``   ``issue_id``: one issue's timeline stays ordered
+``deliveries``            ``DeliveryRecord`` ``receiver``: a receiver's log stays ordered
+``deadletter``            ``DeadLetter``    ``origin_topic``
+========================  ================  ===============================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def stable_hash(*parts: str, length: int = 16) -> str:
+    """A short hex digest that is the same on every machine and every run."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+class Event(BaseModel):
+    """Base of all wire events: immutable, strict about unknown fields, versioned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+
+# --- collectors -> processors -----------------------------------------------------------------
+
+
+class FeedSpec(Event):
+    """One feed to poll; the ``feeds`` topic is the shared feed list of the collectors."""
+
+    feed_id: str
+    name: str
+    url: str
+    language: str | None = None
+    interval_s: float = Field(default=900.0, gt=0)
+    enabled: bool = True
+    tags: tuple[str, ...] = ()
+
+
+SourceKind = Literal["feed", "document", "seed"]
+
+
+class RawItem(Event):
+    """What a collector saw: one feed entry or one document, before any judgement."""
+
+    item_id: str
+    source: str
+    source_kind: SourceKind = "feed"
+    feed_url: str | None = None
+    guid: str | None = None
+    url: str | None = None
+    title: str
+    summary: str = ""
+    content: str = ""
+    language: str | None = None
+    published_at: AwareDatetime | None = None
+    fetched_at: AwareDatetime
+    content_hash: str
+    revision: int = Field(default=0, ge=0)
+    # True for the seed documents: they establish the known state and never alert by themselves.
+    baseline: bool = False
+
+    @property
+    def is_update(self) -> bool:
+        return self.revision > 0
+
+
+# --- processors ---------------------------------------------------------------------------------
+
+
+class IssueMatch(Event):
+    """One label of a classified item: the issue, how strongly, and the text that said so."""
+
+    issue_id: str
+    score: float = Field(ge=0.0, le=1.0)
+    evidence: tuple[str, ...] = ()
+
+
+class ClassifiedItem(Event):
+    """A raw item after normalisation, deduplication and classification."""
+
+    item: RawItem
+    canonical_title: str
+    language: str | None = None
+    issues: tuple[IssueMatch, ...] = ()
+    # Set when this item is a copy (exact or near) of an earlier one.
+    duplicate_of: str | None = None
+    classified_at: AwareDatetime
+
+    @property
+    def issue_key(self) -> str:
+        return self.issues[0].issue_id if self.issues else "none"
+
+
+class Severity(IntEnum):
+    """How much happened: ordered, so that routing can say ``severity >= PROPOSED``."""
+
+    MENTIONED = 1
+    DISCUSSED = 2
+    PROPOSED = 3
+    REJECTED = 4
+    AGREED = 5
+    SIGNED = 6
+
+
+class SourceRef(Event):
+    """An outlet that carried a story, with the link to its copy."""
+
+    source: str
+    url: str | None = None
+    title: str | None = None
+
+
+DevelopmentKind = Literal["new_story", "change"]
+
+
+class Development(Event):
+    """Something new on a tracked issue: a new story, or a real change in one."""
+
+    development_id: str
+    issue_id: str
+    story_id: str
+    kind: DevelopmentKind
+    headline: str
+    severity: Severity
+    action: str = "mentioned"
+    first_seen: AwareDatetime
+    detected_at: AwareDatetime
+    sources: tuple[SourceRef, ...] = ()
+    evidence: tuple[str, ...] = ()
+    item_ids: tuple[str, ...] = ()
+    # When the triggering item was first fetched: the start of end-to-end latency.
+    item_fetched_at: AwareDatetime | None = None
+    baseline: bool = False
+
+    @property
+    def source_count(self) -> int:
+        return len(self.sources)
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+DeliveryStatus = Literal["sent", "failed", "dead", "silenced", "held"]
+
+
+class DeliveryRecord(Event):
+    """What happened when a development was (or was not) sent to one receiver."""
+
+    delivery_id: str
+    development_ids: tuple[str, ...]
+    receiver: str
+    channel: str
+    status: DeliveryStatus
+    attempts: int = Field(default=1, ge=0)
+    error: str | None = None
+    at: AwareDatetime
+    follow_up: bool = False
+
+
+# --- every stage -------------------------------------------------------------------------------
+
+
+class DeadLetter(Event):
+    """A message a consumer could not use, kept with the reason and where it came from."""
+
+    origin_topic: str
+    origin_partition: int
+    origin_offset: int
+    key: str | None = None
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    error: str
+    consumer_group: str
+    failed_at: AwareDatetime
+
+
+# --- topic registry ----------------------------------------------------------------------------
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True)
+class TopicSpec(Generic[E]):
+    """A topic's base name, its event model and how a message's key is derived."""
+
+    base: str
+    model: type[E]
+    key: Callable[[E], str]
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}.{self.base}" if prefix else self.base
+
+
+FEEDS: TopicSpec[FeedSpec] = TopicSpec("feeds", FeedSpec, lambda e: e.feed_id)
+RAW_ITEMS: TopicSpec[RawItem] = TopicSpec("items.raw", RawItem, lambda e: e.item_id)
+CLASSIFIED_ITEMS: TopicSpec[ClassifiedItem] = TopicSpec(
+    "items.classified", ClassifiedItem, lambda e: e.issue_key
+)
+DEVELOPMENTS: TopicSpec[Development] = TopicSpec(
+    "developments", Development, lambda e: e.issue_id
+)
+DELIVERIES: TopicSpec[DeliveryRecord] = TopicSpec(
+    "deliveries", DeliveryRecord, lambda e: e.receiver
+)
+DEAD_LETTERS: TopicSpec[DeadLetter] = TopicSpec(
+    "deadletter", DeadLetter, lambda e: e.origin_topic
+)
+
+ALL_TOPICS: tuple[TopicSpec[FeedSpec] | TopicSpec[RawItem] | TopicSpec[ClassifiedItem]
+                  | TopicSpec[Development] | TopicSpec[DeliveryRecord]
+                  | TopicSpec[DeadLetter], ...] = (
+    FEEDS, RAW_ITEMS, CLASSIFIED_ITEMS, DEVELOPMENTS, DELIVERIES, DEAD_LETTERS,
+)

@@ -1,0 +1,50 @@
+"""What a pipeline stage is to the daemon: start, step, stop, and an optional reload.
+
+A stage does its work in ``step`` calls: each takes a batch (poll a topic, poll due feeds),
+handles it, publishes its output, flushes, commits, and returns how much it did. The daemon calls
+``step`` in a loop on the stage's own thread; burst mode (``--once``) calls every stage until a
+whole round does nothing, which is what makes end-to-end tests simple.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from peacewatch.bus.events import EventBus
+from peacewatch.metrics import Metrics
+from peacewatch.settings import Settings
+
+
+@dataclass
+class StageContext:
+    """What every stage gets: its settings, the typed bus and the process's metrics."""
+
+    settings: Settings
+    events: EventBus
+    metrics: Metrics
+
+
+class Stage(ABC):
+    """One stage of the pipeline; subclasses implement ``step``."""
+
+    name: str = "stage"
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.log = logging.getLogger(f"peacewatch.{self.name}")
+
+    def start(self) -> None:
+        """Start-up hook: open consumers and state. Called once, before the first step."""
+
+    @abstractmethod
+    def step(self, timeout_s: float) -> int:
+        """Do one batch of work, waiting at most ``timeout_s`` for input; return items handled."""
+
+    def stop(self) -> None:
+        """Shutdown hook: flush what was produced, commit what was handled, close."""
+
+    def reload(self, settings: Settings) -> None:
+        """Take new settings (SIGHUP) without a restart; raise ConfigError to keep the old."""
+        self.ctx.settings = settings

@@ -1,0 +1,86 @@
+"""pytest plugin: one real Apache Kafka broker per test session.
+
+Load it from tests/conftest.py with ``pytest_plugins = ["kafka_broker_fixture"]`` (tests/ and
+scripts/ on sys.path). Tests ask for ``kafka_bootstrap`` ("127.0.0.1:PORT").
+
+- ``PEACEWATCH_TEST_KAFKA_BOOTSTRAP=host:port`` uses that broker instead of starting one.
+- If the broker cannot start: the tests fail under ``CI=true`` (a CI run must not go green by
+  skipping them) and are skipped elsewhere, with the reason either way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+try:
+    import kafka_broker
+except ImportError:  # loaded by file path, without scripts/ on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import kafka_broker
+
+ENV_BOOTSTRAP = "PEACEWATCH_TEST_KAFKA_BOOTSTRAP"
+FIXTURE = "kafka_bootstrap"
+
+# Where the session's broker is ("" until the fixture runs) and how many tests used it.
+_broker_desc = pytest.StashKey[str]()
+_used_count = pytest.StashKey[int]()
+_start_error = pytest.StashKey[str]()
+_ran = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """bootstrap.servers of a real single-node broker shared by the whole session."""
+    stash = request.config.stash
+    external = os.environ.get(ENV_BOOTSTRAP, "").strip()
+    if external:
+        stash[_broker_desc] = f"{external} (external, from {ENV_BOOTSTRAP})"
+        yield external
+        return
+    try:
+        broker = kafka_broker.start_broker(tmp_path_factory.mktemp("kafka"))
+    except (kafka_broker.BrokerError, OSError) as exc:
+        error = f"real Kafka broker did not start: {exc}"
+    else:
+        error = ""
+    if error:  # outside the except block, so that the report is not a chained traceback
+        stash[_start_error] = error.splitlines()[0]
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(error, pytrace=False)  # with the broker's log tail
+        pytest.skip(stash[_start_error])
+    stash[_broker_desc] = f"{broker.bootstrap} (Apache Kafka {kafka_broker.KAFKA_VERSION})"
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def pytest_runtest_call(item: pytest.Item) -> None:
+    # Called only once setup has succeeded: the test body really runs.
+    item.stash[_ran] = True
+
+
+@pytest.fixture(autouse=True)
+def _count_kafka_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    # Checked at teardown because request.fixturenames then also holds the fixtures taken with
+    # request.getfixturevalue() (by the test or by other fixtures), which item.fixturenames lacks.
+    if request.node.stash.get(_ran, False) and FIXTURE in request.fixturenames:
+        request.config.stash[_used_count] = request.config.stash.get(_used_count, 0) + 1
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    if error := config.stash.get(_start_error, ""):
+        terminalreporter.write_line(f"kafka: {error}")
+    elif desc := config.stash.get(_broker_desc, ""):
+        n = config.stash.get(_used_count, 0)
+        terminalreporter.write_line(f"kafka: {n} tests ran against real broker {desc}")
