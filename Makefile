@@ -29,12 +29,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# kcat (an independent Kafka client) and promtool (Prometheus's checker) come from Debian.
+# From Debian: kcat (an independent Kafka client), prometheus + promtool, and docker-compose
+# (it validates docker-compose.yml without an engine).
 system-deps:
-	@if ! command -v kcat >/dev/null || ! command -v promtool >/dev/null; then \
+	@if ! command -v kcat >/dev/null || ! command -v promtool >/dev/null \
+			|| ! command -v docker-compose >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-			kcat prometheus >/dev/null; \
+			kcat prometheus docker-compose >/dev/null; \
 	fi
 
 kafka-jars: $(STAMP)

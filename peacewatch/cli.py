@@ -71,6 +71,7 @@ def _run(args: argparse.Namespace, packages: Sequence[str]) -> int:
         build_stages(ctx, packages),
         grace_period_s=settings.daemon.grace_period_s,
         reload_settings=lambda: load_settings(args.config),
+        metrics=metrics,
     )
     daemon.install_signal_handlers()
     try:

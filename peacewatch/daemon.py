@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from peacewatch.errors import ConfigError, PeacewatchError
+from peacewatch.metrics import Metrics
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage
 
@@ -25,6 +26,8 @@ log = logging.getLogger("peacewatch.daemon")
 _STEP_TIMEOUT_S = 0.5
 # After an unexpected error a stage pauses before its next step, so it cannot spin.
 _ERROR_PAUSE_S = 2.0
+# How often each stage reports its consumer lag.
+_LAG_INTERVAL_S = 5.0
 
 
 class Daemon:
@@ -34,8 +37,11 @@ class Daemon:
         *,
         grace_period_s: float,
         reload_settings: Callable[[], Settings] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.stages = list(stages)
+        self.metrics = metrics
+        self._lag_labels: dict[str, set[tuple[str, str]]] = {}
         self.grace_period_s = grace_period_s
         self.reload_settings = reload_settings
         self.stopping = threading.Event()
@@ -116,10 +122,15 @@ class Daemon:
         return clean
 
     def _loop(self, stage: Stage) -> None:
+        next_lag = 0.0
+        self._set_up(stage, 1)
         try:
             while not self.stopping.is_set():
                 try:
                     stage.step(_STEP_TIMEOUT_S)
+                    if time.monotonic() >= next_lag:
+                        self._report_lag(stage)
+                        next_lag = time.monotonic() + _LAG_INTERVAL_S
                 except PeacewatchError as exc:
                     log.error("stage %s: %s", stage.name, exc)
                     self.stopping.wait(_ERROR_PAUSE_S)
@@ -127,7 +138,23 @@ class Daemon:
             log.exception("stage %s failed; stopping the process", stage.name)
             self.stopping.set()
         finally:
+            self._set_up(stage, 0)
             self._stop(stage)
+
+    def _set_up(self, stage: Stage, value: int) -> None:
+        if self.metrics is not None:
+            self.metrics.stage_up.labels(stage=stage.name).set(value)
+
+    def _report_lag(self, stage: Stage) -> None:
+        if self.metrics is None:
+            return
+        reported = {(topic, str(part)): lag for (topic, part), lag in stage.lag().items()}
+        # A partition that moved to another process must not keep its last value here.
+        for topic, part in self._lag_labels.get(stage.name, set()) - set(reported):
+            self.metrics.consumer_lag.remove(stage.name, topic, part)
+        for (topic, part), lag in reported.items():
+            self.metrics.consumer_lag.labels(stage=stage.name, topic=topic, partition=part).set(lag)
+        self._lag_labels[stage.name] = set(reported)
 
     def _stop_all(self) -> None:
         for stage in self.stages:

@@ -37,7 +37,7 @@ class ObservabilityServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 """Scrapes every few seconds would drown the log."""
 
         self.httpd = ThreadingHTTPServer((host, port), Handler)

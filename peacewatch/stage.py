@@ -45,6 +45,10 @@ class Stage(ABC):
     def stop(self) -> None:
         """Shutdown hook: flush what was produced, commit what was handled, close."""
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Messages not yet committed on this stage's partitions; called on the stage's thread."""
+        return {}
+
     def reload(self, settings: Settings) -> None:
         """Take new settings (SIGHUP) without a restart; raise ConfigError to keep the old."""
         self.ctx.settings = settings

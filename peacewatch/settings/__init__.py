@@ -9,6 +9,7 @@ values are refused with a ``ConfigError`` that names the key.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,14 @@ CONFIG_ENV = "PEACEWATCH_CONFIG"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def default_seeds_dir() -> Path:
+    """The checkout's seeds/ when running from one, else the copy a normal install made."""
+    checkout = REPO_ROOT / "seeds"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "peacewatch" / "seeds"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -42,7 +51,7 @@ class Settings(BaseSettings):
     # Where durable state lives (embedded bus, stage state); relative paths are under it.
     data_dir: Path = Path(".peacewatch")
     # The project's seeds/ folder: tracked issues, actors, known state, default sources.
-    seeds_dir: Path = REPO_ROOT / "seeds"
+    seeds_dir: Path = Field(default_factory=default_seeds_dir)
     bus: BusSettings = BusSettings()
     collectors: CollectorsSettings = CollectorsSettings()
     processors: ProcessorsSettings = ProcessorsSettings()

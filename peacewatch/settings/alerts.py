@@ -159,7 +159,7 @@ class Grouping(Section):
     """Alertmanager's timings: wait before the first message of a group, between messages of a
     group, and how long a notified group stays open for more developments."""
 
-    group_by: list[GroupLabel] = Field(default_factory=lambda: ["issue"])
+    group_by: list[GroupLabel] = Field(default_factory=lambda: list[GroupLabel](["issue"]))
     group_wait_s: float = Field(default=30.0, ge=0)
     group_interval_s: float = Field(default=300.0, ge=0)
     repeat_interval_s: float = Field(default=4 * 3600.0, gt=0)
@@ -243,10 +243,12 @@ class Retry(Section):
     max_attempts: int = Field(default=12, ge=1)
 
 
+def _default_receivers() -> dict[str, Receiver]:
+    return {"console": ConsoleReceiver(kind="console")}
+
+
 class AlertsSettings(Section):
-    receivers: dict[str, Receiver] = Field(
-        default_factory=lambda: {"console": ConsoleReceiver(kind="console")}
-    )
+    receivers: dict[str, Receiver] = Field(default_factory=_default_receivers)
     routes: list[Route] = Field(default_factory=list)
     default_route: DefaultRoute = DefaultRoute()
     silences: list[Silence] = Field(default_factory=list)

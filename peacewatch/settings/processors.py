@@ -1,9 +1,64 @@
-"""Settings of the processors stage."""
+"""Settings of the processors stage: watchlist, state, deduplication and story rules."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from peacewatch.settings.base import Section
 
 
+class NearDupSettings(Section):
+    """When two items are copies of one report (thresholds measured in eval/neardup/)."""
+
+    enabled: bool = True
+    # Body word-pair Jaccard (MinHash estimate) that alone makes a copy.
+    body: float = Field(default=0.5, gt=0, le=1)
+    # A lower body similarity is enough when the titles also agree this much.
+    body_with_title: float = Field(default=0.25, gt=0, le=1)
+    title_with_body: float = Field(default=0.5, gt=0, le=1)
+    # Title-word Jaccard that makes a copy when a body is missing or short ...
+    title_alone: float = Field(default=0.5, gt=0, le=1)
+    # ... published within close_hours of each other; further apart it takes title_alone_far.
+    title_alone_far: float = Field(default=0.8, gt=0, le=1)
+    close_hours: float = Field(default=48.0, ge=0)
+    # How long an item stays in the near-duplicate index.
+    retention_days: float = Field(default=14.0, gt=0)
+    # Candidates compared per item at most (the most recent first).
+    max_candidates: int = Field(default=200, ge=1)
+
+
+class StorySettings(Section):
+    """How items of one issue are grouped into stories."""
+
+    # A story stays open while it has news within this window.
+    window_hours: float = Field(default=72.0, gt=0)
+    # Share of an item's story words found in the story (overlap coefficient) to join it.
+    join_threshold: float = Field(default=0.4, gt=0, le=1)
+    min_shared_terms: int = Field(default=3, ge=1)
+    # Stories (and their developments) kept in the state for the timeline.
+    retention_days: float = Field(default=90.0, gt=0)
+
+
 class ProcessorsSettings(Section):
-    """Placeholder section, filled in by the processors stage."""
+    # The tracked issues; default: <seeds_dir>/watchlist.toml.
+    watchlist: Path | None = None
+    # The known state from the seed documents; default: <seeds_dir>/baseline.toml.
+    baseline: Path | None = None
+    # Stage state (SQLite); relative paths are under data_dir.
+    state_path: Path = Path("processors.sqlite3")
+    group: str = Field(default="peacewatch-processors", min_length=1)
+    # Second step (stories and developments) consumes the classified topic in this group.
+    stories_group: str = Field(default="peacewatch-processors-stories", min_length=1)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Characters of an item's full content read by the classifier (title and summary always).
+    content_chars: int = Field(default=4000, ge=0)
+    neardup: NearDupSettings = NearDupSettings()
+    stories: StorySettings = StorySettings()
+
+    @model_validator(mode="after")
+    def _distinct_groups(self) -> ProcessorsSettings:
+        if self.group == self.stories_group:
+            raise ValueError("group and stories_group must differ")
+        return self

@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def peacewatch(*args: str, env: dict[str, str] | None = None,
                timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "peacewatch.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "peacewatch.cli", *args], check=False, cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_help_lists_the_commands() -> None:

@@ -1,0 +1,286 @@
+"""The alerts stage: developments in, notifications out, every step durable.
+
+A step: poll developments → route, silence, group (one SQLite transaction: claims, pending,
+groups, records) → publish records, flush, commit the bus → flush due groups into the outbox →
+deliver due notifications → publish their records. Any crash between these leaves state that
+the next start resumes from; see ``alerts.store`` for the one residual window.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+
+from alerts.channels.base import Notifier, build_notifier
+from alerts.dispatch import Dispatcher
+from alerts.grouping import Clock, Flush, Grouper, Timing
+from alerts.notification import NotificationKind, make_notification
+from alerts.pacing import Pace
+from alerts.redact import register_settings
+from alerts.routing import Router, Target, group_label
+from alerts.schedule import release_at
+from alerts.silencing import ActiveSilence, SilenceMatcher, from_settings
+from alerts.store import DeliveryLog, PendingItem
+from peacewatch.bus.events import Envelope, EventConsumer, EventPublisher
+from peacewatch.errors import AlertError
+from peacewatch.models import (
+    DELIVERIES,
+    DEVELOPMENTS,
+    DeliveryRecord,
+    Development,
+    stable_hash,
+    utcnow,
+)
+from peacewatch.settings import Settings
+from peacewatch.settings.alerts import AlertsSettings, EmailReceiver, Grouping, SlackReceiver
+from peacewatch.stage import Stage, StageContext
+
+ALL_RECEIVERS = "*"  # the claim's receiver for developments that go to nobody
+FOLLOW_UP = "follow-up:story="
+DIGEST = "digest"
+_DISPATCH_BUDGET_S = 5.0
+
+
+def timing_of(policy: Grouping) -> Timing:
+    return Timing.of_seconds(policy.group_wait_s, policy.group_interval_s,
+                             policy.repeat_interval_s)
+
+
+class AlertStage(Stage):
+    name = "alerts"
+
+    def __init__(self, ctx: StageContext, clock: Clock = utcnow) -> None:
+        super().__init__(ctx)
+        self.clock = clock
+        self.grouper: Grouper[PendingItem] = Grouper(clock)
+        self.store: DeliveryLog | None = None
+        self.consumer: EventConsumer | None = None
+        self.publisher: EventPublisher | None = None
+        self.notifiers: dict[str, Notifier] = {}
+        self.paces: dict[str, Pace] = {}
+        self._configure(ctx.settings.alerts)
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _configure(self, settings: AlertsSettings) -> None:
+        register_settings(settings)
+        self.alerts = settings
+        self.router = Router(settings)
+        self._settings_silences = from_settings(settings.silences)
+        self._silence_version: object = None
+        self.matcher = SilenceMatcher(self._settings_silences)
+        old = self.notifiers
+        self.notifiers = {name: build_notifier(name, r) for name, r in settings.receivers.items()}
+        for notifier in old.values():
+            notifier.close()
+        # Slack's limit is per webhook: receivers that share a webhook share one pace.
+        shared: dict[str, Pace] = {}
+        paces = {}
+        for name, r in settings.receivers.items():
+            key = (stable_hash(r.webhook_url.get_secret_value())
+                   if isinstance(r, SlackReceiver) and r.webhook_url is not None else name)
+            paces[name] = shared.setdefault(key, self.paces.get(name) or Pace(r.rate_per_s,
+                                                                              r.burst))
+        self.paces = paces
+        self._domains = {name: r.sender.rsplit("@", 1)[-1] for name, r in
+                         settings.receivers.items() if isinstance(r, EmailReceiver)}
+
+    def start(self) -> None:
+        settings = self.ctx.settings
+        self.store = DeliveryLog(settings.path(self.alerts.state_path))
+        self._restore()
+        interrupted = self.store.interrupted()
+        if interrupted:
+            self.log.warning("%d notification(s) were mid-delivery at the last stop; they are "
+                             "sent again", len(interrupted))
+        self.publisher = self.ctx.events.publisher()
+        self.consumer = self.ctx.events.consumer(self.alerts.consumer_group, [DEVELOPMENTS])
+        self.dispatcher = Dispatcher(self.store, self.notifiers, self.paces,
+                                     retry=self.alerts.retry, clock=self.clock,
+                                     metrics=self.ctx.metrics)
+        self._publish_records()
+        self.ctx.metrics.stage_up.labels(stage=self.name).set(1)
+
+    def _restore(self) -> None:
+        assert self.store is not None
+        self.grouper = Grouper(self.clock)
+        for state in self.store.load_groups():
+            self.grouper.restore(state)
+
+    def reload(self, settings: Settings) -> None:
+        self._configure(settings.alerts)
+        self.ctx.settings = settings
+        if self.store is not None:
+            self.dispatcher = Dispatcher(self.store, self.notifiers, self.paces,
+                                         retry=self.alerts.retry, clock=self.clock,
+                                         metrics=self.ctx.metrics)
+
+    def stop(self) -> None:
+        try:
+            if self.store is not None and self.publisher is not None:
+                self._publish_records()
+        finally:
+            for notifier in self.notifiers.values():
+                notifier.close()
+            if self.consumer is not None:
+                self.consumer.close()
+            if self.publisher is not None:
+                self.publisher.close()
+            if self.store is not None:
+                self.store.close()
+            self.ctx.metrics.stage_up.labels(stage=self.name).set(0)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def step(self, timeout_s: float) -> int:
+        assert self.consumer is not None and self.store is not None
+        envelopes = self.consumer.poll(self._wait(timeout_s), self.alerts.batch_size)
+        handled = self._guarded(lambda: self._ingest(envelopes)) if envelopes else 0
+        self._publish_records()
+        self.consumer.commit()
+        flushed = self._guarded(self._flush_due)
+        sent = self.dispatcher.run(_DISPATCH_BUDGET_S)
+        self._publish_records()
+        return handled + flushed + sent
+
+    def _wait(self, timeout_s: float) -> float:
+        """Poll no longer than until the next group or retry is due."""
+        assert self.store is not None
+        now = self.clock()
+        times: list[float] = []
+        group_due = self.grouper.next_due()
+        if group_due is not None:
+            times.append((group_due - now).total_seconds())
+        retry_due = self.store.next_attempt()
+        if retry_due is not None:
+            times.append(retry_due - now.timestamp())
+        if self.dispatcher.wake_at is not None:
+            times.append((self.dispatcher.wake_at - now).total_seconds())
+        return max(0.0, min([timeout_s, *times]))
+
+    def _guarded(self, work: Callable[[], int]) -> int:
+        """If the delivery log refuses a transaction, the grouper is rebuilt from it, so that
+        memory never runs ahead of what is durable."""
+        try:
+            return work()
+        except AlertError:
+            self._restore()
+            raise
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def _silences(self) -> SilenceMatcher:
+        assert self.store is not None
+        version = self.store.silences_version()
+        if version != self._silence_version:
+            self._silence_version = version
+            self.matcher = SilenceMatcher([*self._settings_silences, *self.store.silences()])
+        return self.matcher
+
+    def _ingest(self, envelopes: list[Envelope[Development]]) -> int:
+        assert self.store is not None
+        now = self.clock()
+        matcher = self._silences()
+        with self.store.tx() as db:
+            for envelope in envelopes:
+                dev = envelope.event
+                if dev.baseline:
+                    self.store.claim(db, ALL_RECEIVERS, dev.development_id, "baseline", at=now)
+                    continue
+                targets = self.router.route(dev)
+                if not targets:
+                    self.store.claim(db, ALL_RECEIVERS, dev.development_id, "unrouted", at=now)
+                    continue
+                silence = matcher.match(dev, now)
+                for target in targets:
+                    self._take(db, dev, target, silence, now)
+        return len(envelopes)
+
+    def _take(self, db: sqlite3.Connection, dev: Development, target: Target,
+              silence: ActiveSilence | None, now: datetime) -> None:
+        assert self.store is not None
+        receiver = target.receiver
+        channel = self.notifiers[receiver].channel
+        if silence is not None:
+            if self.store.claim(db, receiver, dev.development_id, "silenced", at=now,
+                                note=silence.silence_id):
+                self.store.add_record(db, DeliveryRecord(
+                    delivery_id=f"{dev.development_id}-{receiver}-silenced",
+                    development_ids=(dev.development_id,), receiver=receiver, channel=channel,
+                    status="silenced", attempts=0, at=now,
+                    error=f"silenced by {silence.silence_id} ({silence.describe()})"))
+            return
+        if not self.store.claim(db, receiver, dev.development_id, "taken", at=now):
+            return  # redelivered by the bus: already grouped, queued or sent
+        policy = target.policy
+        release = release_at(policy, now)
+        if release is not None:
+            grp = DIGEST
+        elif self.store.story_known(receiver, dev.story_id):
+            grp = FOLLOW_UP + dev.story_id
+        else:
+            grp = group_label(policy, dev)
+        item = PendingItem(dev, target.route, receiver)
+        state = self.grouper.add((receiver, target.route, grp), item, timing_of(policy),
+                                 release)
+        self.store.add_pending(db, item, grp)
+        self.store.save_group(db, state)
+        if release is not None:
+            self.store.add_record(db, DeliveryRecord(
+                delivery_id=f"{dev.development_id}-{receiver}-held",
+                development_ids=(dev.development_id,), receiver=receiver, channel=channel,
+                status="held", attempts=0, at=now,
+                error=f"held for the digest at {release.isoformat(timespec='minutes')}"))
+
+    # -- grouping → outbox -------------------------------------------------------------------
+
+    def _flush_due(self) -> int:
+        assert self.store is not None
+        flushes = self.grouper.due()
+        closed = self.grouper.expire()
+        if not flushes and not closed:
+            return 0
+        now = self.clock()
+        with self.store.tx() as db:
+            for flush in flushes:
+                self._enqueue(db, flush, now)
+                self.store.save_group(db, self.grouper.groups[flush.key])
+            for key in closed:
+                self.store.drop_group(db, key)
+        return len(flushes)
+
+    def _enqueue(self, db: sqlite3.Connection, flush: Flush[PendingItem], now: datetime) -> None:
+        assert self.store is not None
+        receiver, route, grp = flush.key
+        devs = tuple({i.development.development_id: i.development for i in flush.items}.values())
+        kind: NotificationKind = "alert"
+        thread: tuple[str, ...] = ()
+        if flush.digest:
+            kind = "digest"
+        elif grp.startswith(FOLLOW_UP):
+            kind = "follow_up"
+            thread = self.store.thread(receiver, grp[len(FOLLOW_UP):])
+        n = make_notification(receiver=receiver, route=route, group=grp, kind=kind,
+                              developments=devs, now=now, thread=thread,
+                              domain=self._domains.get(receiver, "peacewatch.invalid"))
+        self.store.enqueue(db, n, now)
+        for story in dict.fromkeys(d.story_id for d in devs):
+            self.store.extend_thread(db, receiver, story, n.message_id)
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _publish_records(self) -> None:
+        assert self.store is not None and self.publisher is not None
+        while True:
+            batch = self.store.unpublished()
+            if not batch:
+                return
+            for _, record in batch:
+                self.publisher.publish(DELIVERIES, record)
+            self.publisher.flush()
+            self.store.published(batch[-1][0])
+
+
+def build(ctx: StageContext) -> Stage:
+    return AlertStage(ctx)

@@ -1,0 +1,337 @@
+"""The delivery log: the alerts stage's durable state, one SQLite file under data_dir.
+
+What it remembers, so that a restart (even after SIGKILL) notifies every development and none
+twice to the same receiver:
+
+- ``claims``: (receiver, development) pairs already taken in, the idempotency key of intake.
+  A development redelivered by the bus after a crash finds its claim and is skipped.
+- ``pending`` and ``groups``: developments waiting in a group, and each group's timings, so the
+  grouper is rebuilt as it was.
+- ``outbox``: each notification decided by the grouper, keyed by its notification id, with its
+  state: ``queued`` → ``sending`` (intent, committed before the remote is contacted) → ``sent``
+  or ``dead``. A row found in ``sending`` at start-up was interrupted mid-delivery and is sent
+  again: the remote may have accepted it just before the crash, the one residual window (a
+  round trip plus one SQLite commit). Webhooks get an Idempotency-Key and email the same
+  Message-ID, so such a receiver can drop the copy; Slack cannot.
+- ``stories``: the Message-IDs of each story's messages per receiver, for follow-up threading.
+- ``records``: DeliveryRecords written in the same transaction as the state change they report,
+  published to the deliveries topic afterwards (a transactional outbox: none is lost).
+- ``silences``: silences added with ``peacewatch silence add``.
+
+One alerter process owns the file at a time (an exclusive lock): delivery pacing per webhook
+needs a single sender.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from alerts.grouping import GroupKey, GroupState, Timing
+from alerts.notification import Notification
+from alerts.silencing import ActiveSilence
+from peacewatch.errors import AlertError
+from peacewatch.models import DeliveryRecord, Development
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    receiver TEXT NOT NULL, development_id TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL,
+    note TEXT, PRIMARY KEY (receiver, development_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    receiver TEXT NOT NULL, development_id TEXT NOT NULL, route TEXT NOT NULL,
+    grp TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (receiver, development_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups (
+    receiver TEXT NOT NULL, route TEXT NOT NULL, grp TEXT NOT NULL, timing TEXT NOT NULL,
+    opened_at TEXT NOT NULL, last_flushed_at TEXT, flush_at TEXT, digest INTEGER NOT NULL,
+    PRIMARY KEY (receiver, route, grp)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    notification_id TEXT PRIMARY KEY, receiver TEXT NOT NULL, payload TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS stories (
+    receiver TEXT NOT NULL, story_id TEXT NOT NULL, thread TEXT NOT NULL,
+    PRIMARY KEY (receiver, story_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS silences (
+    silence_id TEXT PRIMARY KEY, issue TEXT, source TEXT, keyword TEXT, starts_at TEXT,
+    ends_at TEXT, comment TEXT NOT NULL, created_at TEXT NOT NULL
+);
+"""
+
+OPEN_STATES = ("queued", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingItem:
+    """A development waiting in a group for one receiver."""
+
+    development: Development
+    route: str
+    receiver: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    notification: Notification
+    state: str
+    attempts: int
+    next_attempt_at: float
+    error: str | None
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat()
+
+
+def _dt(s: str | None) -> datetime | None:
+    return None if s is None else datetime.fromisoformat(s)
+
+
+def _timing_json(t: Timing) -> str:
+    return json.dumps([t.group_wait.total_seconds(), t.group_interval.total_seconds(),
+                       t.repeat_interval.total_seconds()])
+
+
+class DeliveryLog:
+    def __init__(self, path: Path, *, exclusive: bool = True) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file: IO[str] | None = None
+        if exclusive:
+            self._lock_file = _lock(path)
+        try:
+            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a "sent" mark must survive a power cut too, or the resend window grows.
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self.close()
+            raise AlertError(f"delivery log {path}: cannot open: {exc}") from exc
+
+    def close(self) -> None:
+        if hasattr(self, "db"):
+            self.db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise AlertError(f"delivery log {self.path}: {exc}") from exc
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise AlertError(f"delivery log {self.path}: commit failed: {exc}") from exc
+
+    # -- intake ------------------------------------------------------------------------------
+
+    @staticmethod
+    def claim(db: sqlite3.Connection, receiver: str, dev_id: str, status: str, *, at: datetime,
+              note: str | None = None) -> bool:
+        cur = db.execute("INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?)",
+                         (receiver, dev_id, status, _iso(at), note))
+        return cur.rowcount == 1
+
+    @staticmethod
+    def add_pending(db: sqlite3.Connection, item: PendingItem, grp: str) -> None:
+        db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
+                   (item.receiver, item.development.development_id, item.route, grp,
+                    item.development.model_dump_json()))
+
+    @staticmethod
+    def save_group(db: sqlite3.Connection, g: GroupState[PendingItem]) -> None:
+        receiver, route, grp = g.key
+        db.execute(
+            "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (receiver, route, grp, _timing_json(g.timing), _iso(g.opened_at),
+             _iso(g.last_flushed_at), _iso(g.flush_at), int(g.digest)))
+
+    @staticmethod
+    def drop_group(db: sqlite3.Connection, key: GroupKey) -> None:
+        db.execute("DELETE FROM groups WHERE receiver = ? AND route = ? AND grp = ?", key)
+
+    def load_groups(self) -> list[GroupState[PendingItem]]:
+        states: dict[GroupKey, GroupState[PendingItem]] = {}
+        for receiver, route, grp, timing, opened, last, flush, digest in self.db.execute(
+                "SELECT * FROM groups"):
+            wait, interval, repeat = json.loads(timing)
+            states[(receiver, route, grp)] = GroupState(
+                key=(receiver, route, grp), timing=Timing.of_seconds(wait, interval, repeat),
+                opened_at=_dt(opened) or datetime.now(UTC), last_flushed_at=_dt(last),
+                flush_at=_dt(flush), digest=bool(digest))
+        for receiver, _dev_id, route, grp, payload in self.db.execute(
+                "SELECT * FROM pending"):
+            dev = Development.model_validate_json(payload)
+            state = states.get((receiver, route, grp))
+            if state is not None:
+                state.pending.append(PendingItem(dev, route, receiver))
+        for state in states.values():
+            state.pending.sort(key=lambda p: (p.development.detected_at,
+                                              p.development.development_id))
+        return list(states.values())
+
+    # -- flushing ----------------------------------------------------------------------------
+
+    @staticmethod
+    def enqueue(db: sqlite3.Connection, n: Notification, now: datetime) -> bool:
+        """Queue a notification and drop its developments from pending, in the caller's tx."""
+        cur = db.execute(
+            "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, NULL)",
+            (n.notification_id, n.receiver, n.model_dump_json(), now.timestamp(), _iso(now),
+             _iso(now)))
+        db.executemany("DELETE FROM pending WHERE receiver = ? AND development_id = ?",
+                       [(n.receiver, d) for d in n.development_ids])
+        return cur.rowcount == 1
+
+    def thread(self, receiver: str, story_id: str) -> tuple[str, ...]:
+        row = self.db.execute("SELECT thread FROM stories WHERE receiver = ? AND story_id = ?",
+                              (receiver, story_id)).fetchone()
+        return tuple(json.loads(row[0])) if row else ()
+
+    def story_known(self, receiver: str, story_id: str) -> bool:
+        return bool(self.thread(receiver, story_id))
+
+    @staticmethod
+    def extend_thread(db: sqlite3.Connection, receiver: str, story_id: str,
+                      message_id: str) -> None:
+        row = db.execute("SELECT thread FROM stories WHERE receiver = ? AND story_id = ?",
+                         (receiver, story_id)).fetchone()
+        thread: list[str] = json.loads(row[0]) if row else []
+        if message_id not in thread:
+            # The first message stays first; References keep the first and the latest few.
+            thread = [*thread, message_id]
+            thread = thread[:1] + thread[1:][-9:]
+        db.execute("INSERT OR REPLACE INTO stories VALUES (?, ?, ?)",
+                   (receiver, story_id, json.dumps(thread)))
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def due(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        rows = self.db.execute(
+            "SELECT payload, state, attempts, next_attempt_at, error FROM outbox "
+            "WHERE state IN ('queued', 'sending') AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, created_at LIMIT ?", (now.timestamp(), limit))
+        return [OutboxRow(Notification.model_validate_json(p), s, a, t, e)
+                for p, s, a, t, e in rows]
+
+    def next_attempt(self) -> float | None:
+        row = self.db.execute(
+            "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending')"
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def interrupted(self) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT notification_id FROM outbox WHERE state = 'sending'")]
+
+    def mark_sending(self, nid: str, attempts: int, now: datetime) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE outbox SET state = 'sending', attempts = ?, updated_at = ? "
+                       "WHERE notification_id = ?", (attempts, _iso(now), nid))
+
+    def mark_done(self, nid: str, state: str, *, attempts: int, now: datetime,
+                  record: DeliveryRecord, error: str | None = None) -> None:
+        """``sent`` or ``dead``, together with the record that reports it."""
+        with self.tx() as db:
+            db.execute("UPDATE outbox SET state = ?, attempts = ?, updated_at = ?, error = ? "
+                       "WHERE notification_id = ?", (state, attempts, _iso(now), error, nid))
+            self.add_record(db, record)
+
+    def mark_retry(self, nid: str, *, attempts: int, next_at: datetime, now: datetime,
+                   error: str, record: DeliveryRecord | None) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE outbox SET state = 'queued', attempts = ?, next_attempt_at = ?, "
+                       "updated_at = ?, error = ? WHERE notification_id = ?",
+                       (attempts, next_at.timestamp(), _iso(now), error, nid))
+            if record is not None:
+                self.add_record(db, record)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {s: n for s, n in self.db.execute(
+            "SELECT state, count(*) FROM outbox GROUP BY state")}
+
+    def dead(self) -> list[tuple[str, str, str | None]]:
+        return list(self.db.execute(
+            "SELECT notification_id, receiver, error FROM outbox WHERE state = 'dead' "
+            "ORDER BY updated_at"))
+
+    # -- records (transactional outbox of the deliveries topic) ------------------------------
+
+    @staticmethod
+    def add_record(db: sqlite3.Connection, record: DeliveryRecord) -> None:
+        db.execute("INSERT INTO records (payload) VALUES (?)", (record.model_dump_json(),))
+
+    def unpublished(self, limit: int = 1000) -> list[tuple[int, DeliveryRecord]]:
+        return [(seq, DeliveryRecord.model_validate_json(p)) for seq, p in self.db.execute(
+            "SELECT seq, payload FROM records ORDER BY seq LIMIT ?", (limit,))]
+
+    def published(self, upto_seq: int) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM records WHERE seq <= ?", (upto_seq,))
+
+    # -- silences ----------------------------------------------------------------------------
+
+    def add_silence(self, s: ActiveSilence, now: datetime) -> ActiveSilence:
+        sid = s.silence_id or uuid.uuid4().hex[:10]
+        with self.tx() as db:
+            db.execute("INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (sid, s.issue, s.source, s.keyword, _iso(s.starts_at), _iso(s.ends_at),
+                        s.comment, _iso(now)))
+        return ActiveSilence(sid, s.issue, s.source, s.keyword, s.starts_at, s.ends_at,
+                             s.comment)
+
+    def remove_silence(self, silence_id: str) -> bool:
+        with self.tx() as db:
+            return db.execute("DELETE FROM silences WHERE silence_id = ?",
+                              (silence_id,)).rowcount == 1
+
+    def silences(self) -> list[ActiveSilence]:
+        return [ActiveSilence(sid, issue, source, keyword, _dt(start), _dt(end), comment)
+                for sid, issue, source, keyword, start, end, comment, _ in self.db.execute(
+                    "SELECT * FROM silences ORDER BY created_at")]
+
+    def silences_version(self) -> tuple[int, Any]:
+        """Changes when silences change (cheap to poll every step)."""
+        row = self.db.execute("SELECT count(*), max(created_at) FROM silences").fetchone()
+        return (int(row[0]), row[1])
+
+    def claim_counts(self) -> dict[str, int]:
+        return {s: n for s, n in self.db.execute(
+            "SELECT status, count(*) FROM claims GROUP BY status")}
+
+
+def _lock(path: Path) -> IO[str]:
+    lock_path = path.with_name(path.name + ".lock")
+    handle = lock_path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlertError(
+            f"delivery log {path} is in use by another alerter process (lock {lock_path}); "
+            "run one alerts stage per data_dir") from None
+    return handle

@@ -1,0 +1,334 @@
+"""The collectors stage: ingest document folders, then poll the feeds this collector owns.
+
+``start`` opens the state, publishes the configured feed lists to the feeds topic (only what
+changed; feeds removed from a list are published as disabled), reads the feeds topic to its end
+and joins the collectors' consumer group. Each ``step`` then:
+
+1. rescans the document folders when due (the first step always does: seed documents first);
+2. reads new feed specs and the group's partition assignment, and (un)schedules feeds;
+3. takes a batch of due feeds from the scheduler, polls them concurrently on the stage's event
+   loop, publishes new and edited items (flush, then record), saves feed health and schedules
+   each feed's next poll.
+
+A step returns how many documents/items it published plus feeds it polled, so burst mode
+(``--once``) ends when nothing is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from collectors.directory import FeedDirectory, FeedOwnership
+from collectors.documents import DocumentError, DocumentSource
+from collectors.feedlist import configured_feeds
+from collectors.fetch import FeedFetcher
+from collectors.health import FeedHealth, after_poll
+from collectors.poller import FeedPoller, PollResult
+from collectors.safety import AddressPolicy
+from collectors.scheduler import FeedScheduler
+from collectors.sink import ItemSink, SinkReport
+from collectors.state import CollectorState
+from peacewatch.bus.events import EventPublisher
+from peacewatch.errors import CollectorError, ConfigError
+from peacewatch.models import FEEDS, FeedSpec, RawItem, stable_hash, utcnow
+from peacewatch.settings import Settings
+from peacewatch.stage import Stage, StageContext
+
+# How long start-up waits to read the feeds topic to its end.
+_CATCH_UP_S = 15.0
+# How often a step looks at the feeds topic and the group assignment, and how long each poll
+# may wait for the consumer to make progress.
+_SYNC_INTERVAL_S = 1.0
+_SYNC_POLL_S = 0.05
+
+
+def document_sources(settings: Settings) -> list[DocumentSource]:
+    """The configured document folders, baseline ones marked; each folder once."""
+    cfg = settings.collectors
+    baseline = {p.resolve() for p in cfg.baseline_documents}
+    folders: list[Path] = []
+    for folder in [*cfg.documents, *cfg.baseline_documents]:
+        if folder.resolve() not in {f.resolve() for f in folders}:
+            folders.append(folder)
+    return [
+        DocumentSource(f, baseline=f.resolve() in baseline, max_bytes=cfg.max_document_bytes)
+        for f in folders
+    ]
+
+
+def feeds_to_announce(
+    configured: Sequence[FeedSpec], current: dict[str, FeedSpec], announced: set[str]
+) -> list[FeedSpec]:
+    """What to publish to the feeds topic: configured specs it does not have yet, and a
+    disabled spec for each feed this collector announced before that the lists no longer have."""
+    out = [spec for spec in configured if current.get(spec.feed_id) != spec]
+    names = {spec.feed_id for spec in configured}
+    for feed_id in sorted(announced - names):
+        if feed_id in current:
+            out.append(current[feed_id].model_copy(update={"enabled": False}))
+    return out
+
+
+class CollectorStage(Stage):
+    name = "collectors"
+
+    def __init__(self, ctx: StageContext) -> None:
+        super().__init__(ctx)
+        self.state: CollectorState | None = None
+        self.publisher: EventPublisher | None = None
+        self.sink: ItemSink | None = None
+        self.directory: FeedDirectory | None = None
+        self.ownership: FeedOwnership | None = None
+        self.scheduler: FeedScheduler | None = None
+        self.poller: FeedPoller | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_document_scan = 0.0
+        self._missing_folders: set[Path] = set()
+        self._wake = threading.Event()
+        self._owned: dict[str, FeedSpec] = {}
+        self._owned_partitions: set[int] = set()
+        self._next_sync = 0.0
+        self._reload_pending = False
+        self.rng = random.Random()
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def owned_feeds(self) -> set[str]:
+        """Ids of the feeds this collector polls now (its partitions of the feeds topic)."""
+        return set(self._owned)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        cfg = self.settings.collectors
+        self.state = CollectorState(self.settings.path(cfg.state_path))
+        self.publisher = self.ctx.events.publisher()
+        self.sink = ItemSink(self.state, self.publisher, self.ctx.metrics)
+        if cfg.poll_feeds:
+            self._start_feeds()
+        self.ctx.metrics.stage_up.labels(stage=self.name).set(1)
+
+    def _start_feeds(self) -> None:
+        cfg = self.settings.collectors
+        configured = configured_feeds(cfg.feed_lists, cfg.feed_folders, self.settings.seeds_dir)
+        self.directory = FeedDirectory(self.ctx.events, cfg.group)
+        self.directory.catch_up(_CATCH_UP_S)
+        self._announce(configured)
+        self.directory.catch_up(_CATCH_UP_S)
+        self.ownership = FeedOwnership(self.ctx.events, cfg.group)
+        self._loop = asyncio.new_event_loop()
+        fetcher = FeedFetcher(
+            cfg.http, AddressPolicy(cfg.allow_networks), file_roots=tuple(cfg.feed_folders),
+            allow_any_file=cfg.allow_file_urls)
+        self.poller = FeedPoller(fetcher)
+        # apscheduler and httpx log every job and request at INFO: thousands of lines a cycle.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        self.scheduler = FeedScheduler()
+        self.scheduler.start()
+        self.ownership.refresh(0.0)
+        self._sync_owned()
+
+    def _announce(self, configured: Sequence[FeedSpec]) -> None:
+        assert self.directory is not None and self.publisher is not None
+        assert self.state is not None
+        current = {fid: spec for fid, (spec, _part) in self.directory.feeds.items()}
+        announced = set(self.state.announced())
+        out = feeds_to_announce(configured, current, announced)
+        for spec in out:
+            self.publisher.publish(FEEDS, spec)
+        self.publisher.flush()
+        self.state.record_announced(
+            {s.feed_id: stable_hash(s.model_dump_json()) for s in configured})
+        if out:
+            self.log.info("feed lists: published %d feed spec(s) to the feeds topic", len(out))
+
+    def stop(self) -> None:
+        self._wake.set()
+        self.ctx.metrics.stage_up.labels(stage=self.name).set(0)
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+        if self._loop is not None:
+            if self.poller is not None:
+                self._loop.run_until_complete(self.poller.fetcher.aclose())
+            self._loop.close()
+            self._loop = None
+        for closing in (self.ownership, self.directory, self.publisher):
+            if closing is not None:
+                closing.close()
+        self.ownership = self.directory = self.publisher = None
+        if self.state is not None:
+            self.state.close()
+            self.state = None
+
+    def reload(self, settings: Settings) -> None:
+        """New settings; the feed lists are validated now and published by the next step."""
+        cfg = settings.collectors
+        configured_feeds(cfg.feed_lists, cfg.feed_folders, settings.seeds_dir)  # ConfigError
+        self.ctx.settings = settings
+        self._reload_pending = True
+        self._next_document_scan = 0.0
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def step(self, timeout_s: float) -> int:
+        if self.sink is None:
+            raise CollectorError("collectors stage stepped before start()")
+        done = 0
+        now = time.monotonic()
+        if now >= self._next_document_scan:
+            self._next_document_scan = now + self.settings.collectors.documents_rescan_s
+            done += self.ingest_documents().published
+        if self.scheduler is None:
+            if done == 0:
+                self._wake.wait(timeout_s)
+            return done
+        if self._reload_pending:
+            self._reload_pending = False
+            cfg = self.settings.collectors
+            try:
+                self._announce(configured_feeds(cfg.feed_lists, cfg.feed_folders,
+                                                self.settings.seeds_dir))
+            except ConfigError as exc:
+                self.log.error("feed lists not published: %s", exc)
+        self.sync_feeds()
+        due = self.scheduler.take_due(self.settings.collectors.schedule.batch_size,
+                                      0.0 if done else timeout_s)
+        if due:
+            done += self.poll_feeds(due)
+        return done
+
+    def sync_feeds(self) -> None:
+        """Read new feed specs and the group's assignment; (un)schedule feeds to match.
+
+        At most once a second: a Kafka consumer only makes progress (joins, rebalances,
+        fetches) inside a poll that may wait, so each of the two polls may wait briefly.
+        """
+        assert self.directory is not None and self.ownership is not None
+        now = time.monotonic()
+        if now < self._next_sync:
+            return
+        self._next_sync = now + _SYNC_INTERVAL_S
+        changed = self.directory.poll(_SYNC_POLL_S)
+        self.ownership.refresh(_SYNC_POLL_S)
+        if changed or self.ownership.partitions != self._owned_partitions:
+            self._sync_owned(changed)
+
+    def _sync_owned(self, changed: set[str] | None = None) -> None:
+        """Schedule feeds newly owned or changed; unschedule feeds no longer owned."""
+        assert self.directory is not None and self.ownership is not None
+        assert self.scheduler is not None and self.state is not None
+        owned = {fid: spec for fid, (spec, part) in self.directory.feeds.items()
+                 if part in self.ownership.partitions}
+        gone = set(self._owned) - set(owned)
+        self.scheduler.unschedule(gone)
+        fresh = [fid for fid in owned if fid not in self._owned
+                 or (changed is not None and fid in changed)]
+        healths = self.state.health(fresh)
+        updates = []
+        for fid in fresh:
+            spec = owned[fid]
+            health = healths.get(fid)
+            new = (FeedHealth.new(fid, spec.url, spec.interval_s) if health is None
+                   else health.for_spec(spec.url, spec.interval_s))
+            if new != health:
+                updates.append(new)
+            if new.disabled:
+                self.log.info("feed %s stays disabled (%s)", fid, new.disabled)
+                continue
+            self.scheduler.schedule(fid, new.next_poll_at)
+        self.state.save_health(updates)
+        self._owned = owned
+        self._owned_partitions = set(self.ownership.partitions)
+        self.ctx.metrics.feeds_active.set(len(owned))
+
+    def poll_feeds(self, feed_ids: Sequence[str]) -> int:
+        """Poll these feeds now, publish their items, save health, plan their next polls."""
+        assert self._loop is not None and self.poller is not None and self.state is not None
+        assert self.sink is not None and self.scheduler is not None
+        specs = [self._owned[f] for f in feed_ids if f in self._owned]
+        healths = self.state.health(s.feed_id for s in specs)
+        pairs = [(s, healths.get(s.feed_id) or FeedHealth.new(s.feed_id, s.url, s.interval_s))
+                 for s in specs]
+        results = self._loop.run_until_complete(self.poller.poll_many(pairs))
+        items: list[RawItem] = [item for r in results for item in r.items]
+        report = self.sink.publish(items)
+        now = time.time()
+        policy = self.settings.collectors.schedule
+        updated = [after_poll(h, r.outcome, now, policy, self.rng)
+                   for (_spec, h), r in zip(pairs, results, strict=True)]
+        self.state.save_health(updated)
+        for health, result in zip(updated, results, strict=True):
+            self._record(result, health)
+            if health.disabled is None and health.feed_id in self._owned:
+                self.scheduler.schedule(health.feed_id, health.next_poll_at)
+        return len(results) + report.published
+
+    def _record(self, result: PollResult, health: FeedHealth) -> None:
+        metrics = self.ctx.metrics
+        outcome = result.outcome
+        metrics.feed_polls.labels(outcome=outcome.status).inc()
+        metrics.feed_fetch_seconds.observe(result.seconds)
+        if outcome.ok:
+            metrics.last_successful_poll.set(time.time())
+        if outcome.gone:
+            self.log.warning("feed %s (%s): %s - disabled", result.spec.feed_id, health.url,
+                             outcome.error)
+        elif not outcome.ok:
+            self.log.warning("feed %s (%s): %s; failure %d, next poll in %.0fs",
+                             result.spec.feed_id, health.url, outcome.error, health.failures,
+                             health.next_poll_at - time.time())
+        if outcome.moved_to:
+            self.log.info("feed %s moved permanently to %s", result.spec.feed_id,
+                          outcome.moved_to)
+        for error in result.entry_errors[:3]:
+            self.log.warning("feed %s: %s", result.spec.feed_id, error)
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def ingest_documents(self) -> SinkReport:
+        """Scan every document folder once and publish what is new or edited."""
+        assert self.sink is not None
+        report = SinkReport()
+        fetched_at = utcnow()
+        for source in document_sources(self.settings):
+            items: list[RawItem] = []
+            for result in source.scan(fetched_at):
+                if isinstance(result, DocumentError):
+                    self._document_error(source, result)
+                else:
+                    items.append(result)
+            if items:
+                self._missing_folders.discard(source.folder)
+                got = self.sink.publish(items)
+                report += got
+                if got.published:
+                    self.log.info("documents %s: %d new, %d updated", source.folder,
+                                  got.new, got.updates)
+        return report
+
+    def _document_error(self, source: DocumentSource, error: DocumentError) -> None:
+        if error.path == source.folder:
+            # Said once, not every rescan: the folder may be created later.
+            if source.folder not in self._missing_folders:
+                self._missing_folders.add(source.folder)
+                self.log.warning("document folder %s: %s", source.folder, error.error)
+            return
+        self.log.error("document %s skipped: %s", error.path, error.error)
+
+
+def build(ctx: StageContext) -> Stage:
+    return CollectorStage(ctx)
+
+
+__all__ = ["CollectorStage", "build", "document_sources", "feeds_to_announce"]

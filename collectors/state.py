@@ -1,0 +1,186 @@
+"""The collectors' durable state: items already published, and feed health. SQLite, WAL.
+
+Both tables are keyed like the topics they belong to: published items by ``item_id`` (the key of
+the raw topic), feed health by ``feed_id`` (the key of the feeds topic). Several collector
+processes on one machine share the file safely. The order that makes this at-least-once is the
+caller's: publish, flush the bus, then ``record_published`` - a crash in between re-publishes an
+item on restart (the processors deduplicate by id), it never loses one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from collectors.health import FeedHealth
+from peacewatch.errors import CollectorError
+from peacewatch.models import RawItem
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS published (
+    item_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, revision INTEGER NOT NULL,
+    source TEXT NOT NULL, at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feed_health (
+    feed_id TEXT PRIMARY KEY, spec_url TEXT NOT NULL, url TEXT NOT NULL, interval_s REAL NOT NULL,
+    etag TEXT, last_modified TEXT, last_success_at REAL, last_error TEXT, last_error_at REAL,
+    failures INTEGER NOT NULL, next_poll_at REAL NOT NULL, disabled TEXT, last_status TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS announced_feeds (
+    feed_id TEXT PRIMARY KEY, spec_hash TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+_HEALTH_COLUMNS = tuple(f.name for f in fields(FeedHealth))
+# SQLite limits bound parameters per statement; look-ups go in chunks below it.
+_CHUNK = 900
+
+
+class Novelty(Enum):
+    NEW = "new"
+    UPDATE = "update"
+    KNOWN = "known"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRecord:
+    content_hash: str
+    revision: int
+
+
+def novelty(item: RawItem, known: PublishedRecord | None) -> tuple[Novelty, int]:
+    """Whether an item is new, an edit of a published one (and its revision), or known."""
+    if known is None:
+        return Novelty.NEW, 0
+    if known.content_hash == item.content_hash:
+        return Novelty.KNOWN, known.revision
+    return Novelty.UPDATE, known.revision + 1
+
+
+class CollectorState:
+    """Thread-safe access to the state file; one connection, one writer at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise CollectorError(f"collector state {path}: cannot open: {exc}") from exc
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise CollectorError(f"collector state {self.path}: {exc}") from exc
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise CollectorError(f"collector state {self.path}: {exc}") from exc
+
+    # -- published items ---------------------------------------------------------------------
+
+    def published(self, item_ids: Iterable[str]) -> dict[str, PublishedRecord]:
+        ids = list(dict.fromkeys(item_ids))
+        out: dict[str, PublishedRecord] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            rows = self._read(
+                "SELECT item_id, content_hash, revision FROM published WHERE item_id IN "  # noqa: S608
+                f"({','.join('?' * len(chunk))})", chunk)
+            for item_id, chash, revision in rows:
+                out[str(item_id)] = PublishedRecord(str(chash), int(revision))
+        return out
+
+    def record_published(self, items: Sequence[RawItem], at: float) -> None:
+        if not items:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO published VALUES (?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE "
+                "SET content_hash = excluded.content_hash, revision = excluded.revision, "
+                "at = excluded.at",
+                [(i.item_id, i.content_hash, i.revision, i.source, at) for i in items],
+            )
+
+    def published_count(self) -> int:
+        return int(self._read("SELECT count(*) FROM published")[0][0])
+
+    # -- feed health ---------------------------------------------------------------------------
+
+    def health(self, feed_ids: Iterable[str] | None = None) -> dict[str, FeedHealth]:
+        columns = ", ".join(_HEALTH_COLUMNS)
+        if feed_ids is None:
+            rows = self._read(f"SELECT {columns} FROM feed_health")  # noqa: S608
+        else:
+            ids = list(feed_ids)
+            rows = []
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                rows += self._read(
+                    f"SELECT {columns} FROM feed_health WHERE feed_id IN "  # noqa: S608
+                    f"({','.join('?' * len(chunk))})", chunk)
+        return {str(row[0]): _health_from_row(row) for row in rows}
+
+    def save_health(self, healths: Sequence[FeedHealth]) -> None:
+        if not healths:
+            return
+        marks = ", ".join("?" * len(_HEALTH_COLUMNS))
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO feed_health ({', '.join(_HEALTH_COLUMNS)}) "  # noqa: S608
+                f"VALUES ({marks})",
+                [_health_to_row(h) for h in healths],
+            )
+
+    # -- feed list announcements ---------------------------------------------------------------
+
+    def announced(self) -> dict[str, str]:
+        return {str(f): str(h) for f, h in self._read(
+            "SELECT feed_id, spec_hash FROM announced_feeds")}
+
+    def record_announced(self, specs: dict[str, str]) -> None:
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO announced_feeds VALUES (?, ?)",
+                           list(specs.items()))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _health_to_row(h: FeedHealth) -> tuple[object, ...]:
+    row = list(astuple(h))
+    # SQLite keeps infinity, but a plain large number reads back the same on every platform.
+    index = _HEALTH_COLUMNS.index("next_poll_at")
+    if row[index] == float("inf"):
+        row[index] = 1e18
+    return tuple(row)
+
+
+def _health_from_row(row: Sequence[Any]) -> FeedHealth:
+    values = dict(zip(_HEALTH_COLUMNS, row, strict=True))
+    if float(values["next_poll_at"]) >= 1e18:
+        values["next_poll_at"] = float("inf")
+    return FeedHealth(**values)

@@ -1,0 +1,318 @@
+"""``peacewatch classify``, ``peacewatch eval`` and ``peacewatch timeline``.
+
+classify   JSON Lines items in (file or stdin: ``id``, ``title``, ``summary``, optional
+           ``content``, ``url``, ``published``, ``source``), JSON Lines out:
+           ``{"id", "issues": [{"id", "score", "evidence": [...]}]}``. A bad line is reported
+           on stderr with its line number; the others go on (exit status 1 if any was bad).
+eval       precision / recall / F1 per issue, micro and macro averages, for a gold file of
+           ``{"id", "labels"}`` lines. Predictions come from ``--predictions`` (classify's
+           output), from classifying ``--items``, from ``--shared`` (items rebuilt by the
+           ``build_items.py`` next to the gold file), or from text in the gold lines.
+timeline   an issue's stories and their developments, from the processor's state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from peacewatch.errors import ConfigError, PeacewatchError
+from peacewatch.settings import load_settings
+from processors.classify import IssueClassifier
+from processors.evaluate import evaluate, format_report
+from processors.stage import watchlist_path
+from processors.state import ProcessorState
+from processors.watchlist import load_watchlist
+
+_TEXT_FIELDS = ("title", "summary", "content")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "classify", help="classify JSON Lines items against the watchlist",
+        description="Read items as JSON Lines (id, title, summary, optional content, url, "
+        "published, source) and write {id, issues: [{id, score, evidence}]} lines.")
+    p.add_argument("input", nargs="?", default="-", help="JSON Lines file (default: stdin)")
+    p.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    p.add_argument("--watchlist", type=Path, help="watchlist TOML (default: from settings)")
+    p.set_defaults(func=_classify)
+
+    p = subparsers.add_parser(
+        "eval", help="precision/recall/F1 of the classifier against a gold file",
+        description="Score predictions against gold {id, labels} lines: per issue, micro and "
+        "macro averages.")
+    p.add_argument("--gold", type=Path, required=True, help="gold JSON Lines {id, labels}")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--predictions", type=Path, help="output of `peacewatch classify`")
+    source.add_argument("--items", type=Path, help="items JSON Lines to classify")
+    source.add_argument("--shared", type=Path,
+                        help="shared data folder: items are rebuilt by the build_items.py "
+                        "next to the gold file")
+    p.add_argument("--watchlist", type=Path, help="watchlist TOML (default: from settings)")
+    p.add_argument("--by", metavar="FIELD",
+                   help="also report separately for each value of this gold field "
+                   "(e.g. stratum)")
+    p.add_argument("--errors", metavar="ISSUE",
+                   help="list the items where this issue's prediction differs from gold")
+    p.set_defaults(func=_eval)
+
+    p = subparsers.add_parser(
+        "timeline", help="print an issue's stories and developments from the processor state")
+    p.add_argument("issue", help="issue id (see the watchlist)")
+    p.add_argument("--json", action="store_true", help="one JSON object per story")
+    p.set_defaults(func=_timeline)
+
+
+# -- classify ----------------------------------------------------------------------------------
+
+
+def _classifier(args: argparse.Namespace) -> IssueClassifier:
+    path: Path | None = args.watchlist
+    if path is None:
+        path = watchlist_path(load_settings(args.config))
+    settings_chars = 4000
+    return IssueClassifier(load_watchlist(path), content_chars=settings_chars)
+
+
+def read_jsonl(stream: Iterable[str], origin: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, object) per non-empty line, or (line number, error message)."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, f"{origin}:{number}: not JSON: {exc.msg} (column {exc.colno})"
+            continue
+        if not isinstance(value, dict):
+            yield number, f"{origin}:{number}: expected a JSON object, got {type(value).__name__}"
+            continue
+        yield number, value
+
+
+def _item_problem(item: dict[str, Any]) -> str | None:
+    if not isinstance(item.get("id"), str | int) or item.get("id") == "":
+        return "missing or empty 'id'"
+    for name in _TEXT_FIELDS:
+        if name in item and item[name] is not None and not isinstance(item[name], str):
+            return f"'{name}' must be a string"
+    if not any(item.get(name) for name in _TEXT_FIELDS):
+        return "no text: 'title', 'summary' and 'content' are all empty"
+    return None
+
+
+def classify_stream(classifier: IssueClassifier, stream: Iterable[str], out: TextIO,
+                    err: TextIO, origin: str) -> int:
+    """Classify every good line; report bad ones on ``err``; return the number of bad lines."""
+    bad = 0
+    for number, item in read_jsonl(stream, origin):
+        if isinstance(item, str):
+            print(item, file=err)
+            bad += 1
+            continue
+        problem = _item_problem(item)
+        if problem is not None:
+            print(f"{origin}:{number}: {problem}", file=err)
+            bad += 1
+            continue
+        matches = classifier.classify(item.get("title") or "", item.get("summary") or "",
+                                      item.get("content") or "")
+        out.write(json.dumps({
+            "id": item["id"],
+            "issues": [{"id": m.issue_id, "score": m.score, "evidence": list(m.evidence)}
+                       for m in matches],
+        }, ensure_ascii=False) + "\n")
+    return bad
+
+
+def _open_input(name: str) -> IO[str]:
+    if name == "-":
+        return sys.stdin
+    try:
+        return open(name, encoding="utf-8")
+    except OSError as exc:
+        raise PeacewatchError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def _classify(args: argparse.Namespace) -> int:
+    classifier = _classifier(args)
+    source = _open_input(args.input)
+    origin = "stdin" if args.input == "-" else args.input
+    try:
+        if args.output:
+            with args.output.open("w", encoding="utf-8") as out:
+                bad = classify_stream(classifier, source, out, sys.stderr, origin)
+        else:
+            bad = classify_stream(classifier, source, sys.stdout, sys.stderr, origin)
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    if bad:
+        print(f"peacewatch classify: {bad} line(s) could not be classified", file=sys.stderr)
+    return 1 if bad else 0
+
+
+# -- eval --------------------------------------------------------------------------------------
+
+
+def _load_lines(path: Path) -> list[dict[str, Any]]:
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise PeacewatchError(f"cannot read {path}: {exc.strerror}") from exc
+    out = []
+    with handle:
+        for _, value in read_jsonl(handle, str(path)):
+            if isinstance(value, str):
+                raise PeacewatchError(value)
+            out.append(value)
+    return out
+
+
+def _gold(path: Path) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+    lines = _load_lines(path)
+    gold = {}
+    for n, line in enumerate(lines, start=1):
+        labels = line.get("labels")
+        if "id" not in line or not isinstance(labels, list):
+            raise PeacewatchError(f"{path}: record {n}: needs 'id' and a 'labels' list")
+        gold[str(line["id"])] = [str(label) for label in labels]
+    return gold, lines
+
+
+def _predictions_from_output(path: Path) -> dict[str, list[str]]:
+    out = {}
+    for n, line in enumerate(_load_lines(path), start=1):
+        issues = line.get("issues")
+        if "id" not in line or not isinstance(issues, list):
+            raise PeacewatchError(f"{path}: record {n}: needs 'id' and an 'issues' list")
+        out[str(line["id"])] = [str(i["id"] if isinstance(i, dict) else i) for i in issues]
+    return out
+
+
+def _classify_records(classifier: IssueClassifier,
+                      records: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    out = {}
+    for record in records:
+        matches = classifier.classify(record.get("title") or "", record.get("summary") or "",
+                                      record.get("content") or "")
+        out[str(record["id"])] = [m.issue_id for m in matches]
+    return out
+
+
+def _items_from_shared(gold_path: Path, shared: Path) -> list[dict[str, Any]]:
+    """Run the dev set's own item builder (``build_items.py`` next to the gold file)."""
+    builder = gold_path.resolve().parent / "build_items.py"
+    if not builder.is_file():
+        raise PeacewatchError(f"--shared needs {builder} (the builder of the gold file's items)")
+    done = subprocess.run(
+        [sys.executable, str(builder), "--shared", str(shared), "--labels", str(gold_path)],
+        capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PeacewatchError(f"{builder.name} failed: {done.stderr.strip()[-500:]}")
+    return [value for _, value in read_jsonl(done.stdout.splitlines(), builder.name)
+            if isinstance(value, dict)]
+
+
+def _eval(args: argparse.Namespace) -> int:
+    gold, gold_lines = _gold(args.gold)
+    texts: dict[str, dict[str, Any]] = {}
+    if args.predictions:
+        predicted = _predictions_from_output(args.predictions)
+    else:
+        classifier = _classifier(args)
+        if args.items:
+            records = _load_lines(args.items)
+        elif args.shared:
+            records = _items_from_shared(args.gold, args.shared)
+        elif all(any(line.get(f) for f in _TEXT_FIELDS) for line in gold_lines):
+            records = gold_lines
+        else:
+            raise PeacewatchError("no predictions: give --predictions, --items or --shared "
+                                  "(or gold lines with title/summary)")
+        predicted = _classify_records(classifier, records)
+        texts = {str(r["id"]): r for r in records}
+        labels = classifier.issue_ids
+    if args.predictions:
+        labels = tuple(sorted({lab for v in gold.values() for lab in v}
+                              | {lab for v in predicted.values() for lab in v}))
+    report = evaluate(gold, predicted, labels)
+    print(format_report(report))
+    if args.by:
+        groups: dict[str, list[str]] = {}
+        for line in gold_lines:
+            groups.setdefault(str(line.get(args.by, "?")), []).append(str(line["id"]))
+        for value, ids in sorted(groups.items()):
+            sub = evaluate({i: gold[i] for i in ids}, predicted, labels)
+            (mp, mr, mf), (ap, ar, af) = sub.micro, sub.macro
+            print(f"{args.by}={value} ({len(ids)} items): micro P={mp:.3f} R={mr:.3f} "
+                  f"F1={mf:.3f}; macro P={ap:.3f} R={ar:.3f} F1={af:.3f}")
+    if args.errors:
+        _print_errors(args.errors, gold, predicted, texts)
+    return 0
+
+
+def _print_errors(issue: str, gold: dict[str, list[str]], predicted: dict[str, list[str]],
+                  texts: dict[str, dict[str, Any]]) -> None:
+    for item_id, labels in gold.items():
+        truth, guess = issue in labels, issue in predicted.get(item_id, [])
+        if truth != guess:
+            text = texts.get(item_id, {})
+            print(f"{'FN' if truth else 'FP'} {item_id}: {text.get('title', '')}")
+
+
+# -- timeline ----------------------------------------------------------------------------------
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    path = settings.path(settings.processors.state_path)
+    if not path.exists():
+        raise PeacewatchError(f"no processor state at {path}: has `peacewatch process` run "
+                              "with these settings?")
+    try:
+        known = load_watchlist(watchlist_path(settings)).issue_ids
+    except ConfigError:
+        known = ()
+    state = ProcessorState(path)
+    try:
+        timeline = state.timeline(args.issue)
+        if not timeline and args.issue not in known:
+            have = sorted(set(known) | set(state.issues()))
+            raise PeacewatchError(f"unknown issue {args.issue!r}; known: {', '.join(have)}")
+        write_timeline(timeline, sys.stdout, as_json=args.json)
+    finally:
+        state.close()
+    return 0
+
+
+def write_timeline(timeline: list[Any], out: TextIO, *, as_json: bool = False) -> None:
+    if not timeline:
+        print("no stories yet", file=out)
+        return
+    for story, developments in timeline:
+        if as_json:
+            out.write(json.dumps({
+                "story_id": story.story_id, "headline": story.headline,
+                "first_seen": story.first_seen.isoformat(),
+                "last_seen": story.last_seen.isoformat(),
+                "severity": story.severity.name.lower(), "sources": len(story.sources),
+                "baseline": story.baseline,
+                "developments": [json.loads(d.model_dump_json()) for d in developments],
+            }, ensure_ascii=False) + "\n")
+            continue
+        mark = " [baseline]" if story.baseline else ""
+        print(f"{story.first_seen:%Y-%m-%d %H:%M}  {story.severity.name.lower():<9} "
+              f"{story.headline}{mark}", file=out)
+        print(f"{'':18}story {story.story_id}, {len(story.item_ids)} item(s), "
+              f"{len(story.sources)} source(s): "
+              + ", ".join(sorted({s.source for s in story.sources})), file=out)
+        for d in developments:
+            base = " [baseline]" if d.baseline else ""
+            print(f"{'':18}- {d.first_seen:%Y-%m-%d %H:%M} {d.kind} {d.action} "
+                  f"({d.severity.name.lower()}){base}: {d.headline}", file=out)

@@ -1,0 +1,311 @@
+"""The processors' durable state: one SQLite file under ``data_dir``, rows keyed by partition.
+
+What is kept, and under which partition (the partition of the input topic the row came from,
+so that the owner of a partition owns its rows):
+
+- ``offsets``: per consumer group and input partition, the next offset not yet handled. An
+  input record below it was handled already; redelivery (at-least-once) is skipped, which
+  makes every decision happen exactly once per record.
+- ``outbox``: output events written in the same transaction as the state they come from, and
+  published after it commits; a crash between the two is repaired on the next start by
+  publishing what is still unsent.
+- ``seen`` / ``exact_keys`` (first step): items already classified, by id and revision; the
+  first item that had a canonical URL or content hash.
+- ``placed`` / ``nd_keys`` / ``stories`` / ``developments`` (second step, per issue): items
+  placed in stories with their fingerprints, the near-duplicate index, the stories, and every
+  development ever emitted (whose id is never emitted again).
+
+Several processes may share the file (SQLite WAL; one writer at a time).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from peacewatch.errors import ProcessorError
+from peacewatch.models import Development, Severity, SourceRef
+from processors.stories import Story
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS offsets (
+    grp TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL, next_off INTEGER NOT NULL,
+    PRIMARY KEY (grp, topic, part)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, part INTEGER NOT NULL,
+    topic TEXT NOT NULL, key TEXT, payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (
+    item_id TEXT PRIMARY KEY, part INTEGER NOT NULL, revision INTEGER NOT NULL,
+    content_hash TEXT NOT NULL, at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS exact_keys (
+    key TEXT PRIMARY KEY, item_id TEXT NOT NULL, part INTEGER NOT NULL, at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS placed (
+    issue TEXT NOT NULL, item_id TEXT NOT NULL, part INTEGER NOT NULL, revision INTEGER NOT NULL,
+    story_id TEXT NOT NULL, title_words TEXT NOT NULL, body_sig BLOB NOT NULL,
+    body_words INTEGER NOT NULL, text TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (issue, item_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS nd_keys (
+    issue TEXT NOT NULL, key TEXT NOT NULL, item_id TEXT NOT NULL, part INTEGER NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (issue, key, item_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stories (
+    issue TEXT NOT NULL, story_id TEXT NOT NULL, part INTEGER NOT NULL, data TEXT NOT NULL,
+    first_seen REAL NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (issue, story_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stories_by_time ON stories (issue, last_seen);
+CREATE TABLE IF NOT EXISTS developments (
+    development_id TEXT PRIMARY KEY, issue TEXT NOT NULL, story_id TEXT NOT NULL,
+    part INTEGER NOT NULL, data TEXT NOT NULL, detected_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS developments_by_story ON developments (issue, story_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedItem:
+    item_id: str
+    revision: int
+    story_id: str
+    title_words: frozenset[str]
+    body_sig: bytes
+    body_words: int
+    text: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    part: int
+    topic: str  # the topic's base name
+    key: str | None
+    payload: str
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def story_to_json(story: Story) -> str:
+    return json.dumps({
+        "story_id": story.story_id, "issue_id": story.issue_id, "headline": story.headline,
+        "first_seen": story.first_seen.isoformat(), "last_seen": story.last_seen.isoformat(),
+        "terms": story.terms, "item_ids": story.item_ids,
+        "sources": [s.model_dump(mode="json", exclude={"schema_version"}) for s in story.sources],
+        "severity": int(story.severity), "actions": story.actions, "parties": story.parties,
+        "baseline": story.baseline,
+    }, ensure_ascii=False)
+
+
+def story_from_json(data: str) -> Story:
+    raw: dict[str, Any] = json.loads(data)
+    return Story(
+        story_id=raw["story_id"], issue_id=raw["issue_id"], headline=raw["headline"],
+        first_seen=datetime.fromisoformat(raw["first_seen"]),
+        last_seen=datetime.fromisoformat(raw["last_seen"]),
+        terms=dict(raw["terms"]), item_ids=list(raw["item_ids"]),
+        sources=[SourceRef.model_validate(s) for s in raw["sources"]],
+        severity=Severity(raw["severity"]), actions=list(raw["actions"]),
+        parties=list(raw["parties"]), baseline=bool(raw["baseline"]),
+    )
+
+
+class ProcessorState:
+    """The SQLite state; every method is one statement, grouped by ``transaction()``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise ProcessorError(f"processor state {path}: cannot open: {exc}") from exc
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One writer at a time; everything inside commits together or not at all."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise ProcessorError(f"processor state {self.path}: {exc}") from exc
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise ProcessorError(f"processor state {self.path}: commit: {exc}") from exc
+
+    def _q(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, tuple(params))
+        except sqlite3.Error as exc:
+            raise ProcessorError(f"processor state {self.path}: {exc}") from exc
+
+    # -- offsets and outbox ------------------------------------------------------------------
+
+    def handled(self, group: str, topic: str, part: int, offset: int) -> bool:
+        row = self._q("SELECT next_off FROM offsets WHERE grp = ? AND topic = ? AND part = ?",
+                      (group, topic, part)).fetchone()
+        return row is not None and offset < row[0]
+
+    def advance(self, group: str, topic: str, part: int, offset: int) -> None:
+        self._q("INSERT INTO offsets VALUES (?, ?, ?, ?) ON CONFLICT (grp, topic, part) "
+                "DO UPDATE SET next_off = max(next_off, excluded.next_off)",
+                (group, topic, part, offset + 1))
+
+    def add_outbox(self, group: str, part: int, topic: str, key: str | None,
+                   payload: str) -> None:
+        self._q("INSERT INTO outbox (grp, part, topic, key, payload) VALUES (?, ?, ?, ?, ?)",
+                (group, part, topic, key, payload))
+
+    def outbox(self, group: str, parts: Iterable[int] | None = None) -> list[OutboxRow]:
+        rows = self._q("SELECT id, part, topic, key, payload FROM outbox WHERE grp = ? "
+                       "ORDER BY id", (group,)).fetchall()
+        wanted = set(parts) if parts is not None else None
+        return [OutboxRow(i, part, t, k, p) for i, part, t, k, p in rows
+                if wanted is None or part in wanted]
+
+    def sent(self, ids: Iterable[int]) -> None:
+        with self.transaction():
+            for i in ids:
+                self._q("DELETE FROM outbox WHERE id = ?", (i,))
+
+    # -- first step: seen items ---------------------------------------------------------------
+
+    def seen(self, item_id: str) -> tuple[int, str] | None:
+        row = self._q("SELECT revision, content_hash FROM seen WHERE item_id = ?",
+                      (item_id,)).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def mark_seen(self, item_id: str, part: int, revision: int, content_hash: str) -> None:
+        self._q("INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?, ?)",
+                (item_id, part, revision, content_hash, time.time()))
+
+    def exact_owner(self, keys: Iterable[str]) -> str | None:
+        for key in keys:
+            row = self._q("SELECT item_id FROM exact_keys WHERE key = ?", (key,)).fetchone()
+            if row:
+                return str(row[0])
+        return None
+
+    def claim_keys(self, keys: Iterable[str], item_id: str, part: int) -> None:
+        now = time.time()
+        for key in keys:
+            self._q("INSERT OR IGNORE INTO exact_keys VALUES (?, ?, ?, ?)",
+                    (key, item_id, part, now))
+
+    # -- second step: placed items and the near-duplicate index --------------------------------
+
+    def placed(self, issue: str, item_id: str) -> PlacedItem | None:
+        row = self._q("SELECT item_id, revision, story_id, title_words, body_sig, body_words, "
+                      "text, at FROM placed WHERE issue = ? AND item_id = ?",
+                      (issue, item_id)).fetchone()
+        return self._placed(row) if row else None
+
+    @staticmethod
+    def _placed(row: tuple[Any, ...]) -> PlacedItem:
+        return PlacedItem(row[0], int(row[1]), row[2], frozenset(row[3].split()), row[4],
+                          int(row[5]), row[6], float(row[7]))
+
+    def save_placed(self, issue: str, part: int, item: PlacedItem) -> None:
+        self._q("INSERT OR REPLACE INTO placed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (issue, item.item_id, part, item.revision, item.story_id,
+                 " ".join(sorted(item.title_words)), item.body_sig, item.body_words,
+                 item.text, item.at))
+
+    def candidates(self, issue: str, keys: Iterable[str], since: float,
+                   limit: int) -> list[PlacedItem]:
+        """Placed items sharing an index key, most recent first, at most ``limit``."""
+        ids: dict[str, None] = {}
+        for key in keys:
+            for (item_id,) in self._q(
+                    "SELECT item_id FROM nd_keys WHERE issue = ? AND key = ? AND at >= ? "
+                    "ORDER BY at DESC LIMIT ?", (issue, key, since, limit)):
+                ids[item_id] = None
+        out = [p for i in list(ids)[: limit * 2] if (p := self.placed(issue, i)) is not None]
+        out.sort(key=lambda p: -p.at)
+        return out[:limit]
+
+    def index(self, issue: str, part: int, item_id: str, keys: Iterable[str], at: float) -> None:
+        for key in keys:
+            self._q("INSERT OR IGNORE INTO nd_keys VALUES (?, ?, ?, ?, ?)",
+                    (issue, key, item_id, part, at))
+
+    # -- stories and developments ------------------------------------------------------------
+
+    def stories(self, issue: str, since: float) -> list[Story]:
+        rows = self._q("SELECT data FROM stories WHERE issue = ? AND last_seen >= ? "
+                       "ORDER BY first_seen", (issue, since)).fetchall()
+        return [story_from_json(r[0]) for r in rows]
+
+    def story(self, issue: str, story_id: str) -> Story | None:
+        row = self._q("SELECT data FROM stories WHERE issue = ? AND story_id = ?",
+                      (issue, story_id)).fetchone()
+        return story_from_json(row[0]) if row else None
+
+    def save_story(self, story: Story, part: int) -> None:
+        self._q("INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?)",
+                (story.issue_id, story.story_id, part, story_to_json(story),
+                 _ts(story.first_seen), _ts(story.last_seen)))
+
+    def has_development(self, development_id: str) -> bool:
+        return self._q("SELECT 1 FROM developments WHERE development_id = ?",
+                       (development_id,)).fetchone() is not None
+
+    def save_development(self, development: Development, part: int) -> None:
+        self._q("INSERT INTO developments VALUES (?, ?, ?, ?, ?, ?)",
+                (development.development_id, development.issue_id, development.story_id, part,
+                 development.model_dump_json(), _ts(development.detected_at)))
+
+    def timeline(self, issue: str) -> list[tuple[Story, list[Development]]]:
+        stories = [story_from_json(r[0]) for r in self._q(
+            "SELECT data FROM stories WHERE issue = ? ORDER BY first_seen", (issue,))]
+        devs: dict[str, list[Development]] = {}
+        for (data,) in self._q("SELECT data FROM developments WHERE issue = ? "
+                               "ORDER BY detected_at", (issue,)):
+            d = Development.model_validate_json(data)
+            devs.setdefault(d.story_id, []).append(d)
+        for items in devs.values():
+            items.sort(key=lambda d: (d.first_seen, d.detected_at))
+        return [(s, devs.get(s.story_id, [])) for s in stories]
+
+    def issues(self) -> list[str]:
+        return [r[0] for r in self._q("SELECT DISTINCT issue FROM stories ORDER BY issue")]
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def prune(self, *, index_before: float, stories_before: float, seen_before: float) -> None:
+        """Forget what is past its retention: the near-duplicate index and stories by item
+        time, the seen items and exact keys by the time they were processed."""
+        with self.transaction():
+            self._q("DELETE FROM nd_keys WHERE at < ?", (index_before,))
+            self._q("DELETE FROM placed WHERE at < ?", (index_before,))
+            self._q("DELETE FROM stories WHERE last_seen < ?", (stories_before,))
+            self._q("DELETE FROM seen WHERE at < ?", (seen_before,))
+            self._q("DELETE FROM exact_keys WHERE at < ?", (seen_before,))

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from proc_testkit import REPO, T0, context, make_settings, publish, raw_item, run_until
+
+from peacewatch.cli import main
+from peacewatch.models import RAW_ITEMS
+from processors.stage import ProcessorStage
+
+ITEMS = [
+    {"id": "1", "title": "Russia and Ukraine agree Black Sea ceasefire",
+     "summary": "Safe navigation for merchant ships was agreed in Riyadh.",
+     "url": "https://x.example/1", "published": "2025-03-25T10:00:00Z", "source": "x"},
+    {"id": "2", "title": "Markets rally as rates hold", "summary": "Shares rose."},
+    {"id": 3, "title": "Ukraine and Russia swap prisoners of war"},
+]
+
+
+def write_jsonl(path: Path, lines: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    return path
+
+
+def test_classify_file_to_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_jsonl(tmp_path / "items.jsonl", ITEMS)
+    assert main(["classify", str(source)]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["id"] for o in out] == ["1", "2", 3]
+    first = {i["id"]: i for i in out[0]["issues"]}
+    assert set(first) == {"ceasefire", "black-sea"}
+    assert all(0.5 <= i["score"] <= 1 and i["evidence"] for i in first.values())
+    assert out[1]["issues"] == []
+    assert [i["id"] for i in out[2]["issues"]] == ["prisoners"]
+
+
+def test_classify_reports_bad_lines_and_goes_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "items.jsonl"
+    source.write_text('{"id": "a", "title": "Kyiv rejects truce"}\nnot json\n[1]\n'
+                      '{"title": "no id"}\n{"id": "b", "title": 5}\n{"id": "c"}\n'
+                      '{"id": "d", "title": "Kremlin offers truce"}\n', encoding="utf-8")
+    out_file = tmp_path / "out.jsonl"
+    assert main(["classify", str(source), "-o", str(out_file)]) == 1
+    err = capsys.readouterr().err
+    assert f"{source}:2: not JSON" in err
+    assert f"{source}:3: expected a JSON object, got list" in err
+    assert f"{source}:4: missing or empty 'id'" in err
+    assert f"{source}:5: 'title' must be a string" in err
+    assert f"{source}:6: no text" in err
+    assert "5 line(s) could not be classified" in err
+    assert [json.loads(x)["id"] for x in out_file.read_text().splitlines()] == ["a", "d"]
+
+
+def test_classify_missing_input_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["classify", str(tmp_path / "absent.jsonl")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_eval_from_items_predictions_and_gold_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gold = write_jsonl(tmp_path / "gold.jsonl", [
+        {"id": "1", "labels": ["ceasefire", "black-sea"], "stratum": "a"},
+        {"id": "2", "labels": [], "stratum": "a"},
+        {"id": "3", "labels": ["prisoners", "negotiations"], "stratum": "b"},
+    ])
+    items = write_jsonl(tmp_path / "items.jsonl", ITEMS)
+    assert main(["eval", "--gold", str(gold), "--items", str(items), "--by", "stratum",
+                 "--errors", "negotiations"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["ceasefire"][1:4] == ["1.000", "1.000", "1.000"]
+    assert rows["negotiations"][1:4] == ["0.000", "0.000", "0.000"]
+    assert "stratum=a (2 items)" in out and "stratum=b (1 items)" in out
+    assert "FN 3: Ukraine and Russia swap prisoners of war" in out
+
+    predictions = tmp_path / "pred.jsonl"
+    assert main(["classify", str(items), "-o", str(predictions)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--gold", str(gold), "--predictions", str(predictions)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "items: 3"
+
+    with_text = write_jsonl(tmp_path / "gold-text.jsonl", [
+        {**item, "labels": ["ceasefire"]} for item in ITEMS[:1]])
+    assert main(["eval", "--gold", str(with_text)]) == 0
+    assert "ceasefire" in capsys.readouterr().out
+
+
+def test_eval_without_predictions_says_what_is_missing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gold = write_jsonl(tmp_path / "gold.jsonl", [{"id": "1", "labels": []}])
+    assert main(["eval", "--gold", str(gold)]) == 1
+    assert "no predictions" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "1"}\n', encoding="utf-8")
+    assert main(["eval", "--gold", str(bad), "--items", str(gold)]) == 1
+    assert "needs 'id' and a 'labels' list" in capsys.readouterr().err
+
+
+def test_eval_on_the_dev_set_in_one_command(
+        shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gold = REPO / "eval" / "devset" / "labels.jsonl"
+    if not gold.exists():
+        pytest.skip("no dev set")
+    assert main(["eval", "--gold", str(gold), "--shared", str(shared_dir)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    f1 = {issue: float(row[3]) for issue, row in rows.items()
+          if len(row) >= 8 and issue != "issue"}
+    assert len(f1) == 11
+    assert float(rows["macro"][4]) >= 0.80
+    assert min(f1.values()) >= 0.60
+
+
+def test_timeline_prints_an_issues_stories(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = make_settings(tmp_path, unique="cli")
+    config = tmp_path / "pw.toml"
+    config.write_text(f'data_dir = "{settings.data_dir}"\n[bus]\ntopic_prefix = '
+                      f'"{settings.bus.topic_prefix}"\n[processors]\ngroup = "'
+                      f'{settings.processors.group}"\nstories_group = "'
+                      f'{settings.processors.stories_group}"\n', encoding="utf-8")
+    assert main(["-c", str(config), "timeline", "ceasefire"]) == 1
+    assert "no processor state" in capsys.readouterr().err
+
+    ctx = context(settings)
+    publish(ctx.events, RAW_ITEMS, [
+        raw_item("t1", "Kremlin proposes Easter truce in Ukraine", at=T0),
+        raw_item("t2", "Kyiv accepts Easter truce proposed by the Kremlin", source="other",
+                 at=T0.replace(hour=12)),
+    ])
+    stage = ProcessorStage(ctx)
+    stage.start()
+    run_until(stage, lambda: True)
+    stage.stop()
+    ctx.events.close()
+
+    assert main(["-c", str(config), "timeline", "ceasefire"]) == 0
+    out = capsys.readouterr().out
+    assert "Kremlin proposes Easter truce in Ukraine" in out
+    assert "2 item(s), 2 source(s)" in out
+    assert "new_story proposed (proposed)" in out and "change agreed (agreed)" in out
+    assert main(["-c", str(config), "timeline", "ceasefire", "--json"]) == 0
+    story = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert [d["kind"] for d in story["developments"]] == ["new_story", "change"]
+    assert main(["-c", str(config), "timeline", "no-such-issue"]) == 1
+    assert "unknown issue 'no-such-issue'" in capsys.readouterr().err
+    assert main(["-c", str(config), "timeline", "prisoners"]) == 0
+    assert capsys.readouterr().out.strip() == "no stories yet"

@@ -1,0 +1,203 @@
+"""End to end on a real bus (embedded SQLite, and a real Kafka broker): raw items in,
+classified items and developments out; a processor that crashes mid-stream, at any point of
+its publish cycle, and restarts neither loses an item nor emits a development twice."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import bootstrap_for
+from proc_testkit import (
+    T0,
+    Reader,
+    context,
+    make_settings,
+    publish,
+    raw_item,
+    reference_development_ids,
+    run_until,
+    synthetic_items,
+)
+
+from peacewatch.models import CLASSIFIED_ITEMS, DEVELOPMENTS, RAW_ITEMS, RawItem, Severity
+from processors.stage import ProcessorStage, build
+from processors.state import ProcessorState
+
+pytestmark = pytest.mark.timeout(240)
+
+ENERGY = ("Negotiators in Riyadh said both sides would stop attacking power plants and "
+          "substations for thirty days, starting at midnight, and that monitors would report "
+          "any violation to the United States.")
+
+
+def scenario() -> list[RawItem]:
+    """The first batch of news; ``LATER`` arrives once it has been processed."""
+    return [
+        raw_item("a1", "Russia and Ukraine agree 30-day halt to strikes on energy infrastructure",
+                 ENERGY, source="wire"),
+        raw_item("a1", "Russia and Ukraine agree 30-day halt to strikes on energy infrastructure",
+                 ENERGY, source="wire"),  # the same message again
+        raw_item("a3", "Live: Kyiv & Moscow agree to halt energy strikes for 30 days",
+                 ENERGY, source="outlet2", at=T0 + timedelta(hours=1)),  # a retitled copy
+        raw_item("b1", "Ukraine and Russia discuss Black Sea navigation as talks go on in Riyadh",
+                 "Delegations weighed safe passage for merchant ships off Odesa.",
+                 source="wire", at=T0 + timedelta(hours=2)),
+        raw_item("c1", "Gaza ceasefire talks resume in Cairo",
+                 "Mediators met Hamas and Israeli negotiators."),
+        raw_item("d1", "European leaders at the London meeting agreed to keep military aid "
+                 "flowing to Ukraine", "", source="seed", baseline=True),
+    ]
+
+
+LATER = raw_item("b2", "Kyiv and Moscow sign safe shipping deal for the Black Sea",
+                 "The agreement on safe passage for merchant ships off Odesa was signed on "
+                 "Tuesday evening.", source="outlet3", at=T0 + timedelta(hours=5))
+
+
+def test_items_in_classified_and_developments_out(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
+) -> None:
+    settings = make_settings(tmp_path, backend=backend,
+                             bootstrap=bootstrap_for(backend, request), unique=unique)
+    ctx = context(settings)
+    publish(ctx.events, RAW_ITEMS, scenario())
+    classified = Reader(ctx.events, CLASSIFIED_ITEMS, f"read-c-{unique}")
+    developments = Reader(ctx.events, DEVELOPMENTS, f"read-d-{unique}")
+    stage = build(ctx)
+    assert isinstance(stage, ProcessorStage)
+    stage.start()
+    try:
+        run_until(stage, lambda: {"a1", "a3", "b1", "c1", "d1"}
+                  <= {c.item.item_id for c in classified.read()})
+        publish(ctx.events, RAW_ITEMS, [LATER])
+        run_until(stage, lambda: "b2" in {c.item.item_id for c in classified.read()}
+                  and any(d.severity == Severity.SIGNED for d in developments.read()))
+    finally:
+        stage.stop()
+
+    by_id: dict[str, list[Any]] = {}
+    for c in classified.events:
+        by_id.setdefault(c.item.item_id, []).append(c)
+    # One message per matched issue (keyed by it), and none more for the repeated message.
+    a1 = by_id["a1"]
+    issues = {m.issue_id for m in a1[0].issues}
+    assert "ceasefire" in issues
+    assert sorted(c.issues[0].issue_id for c in a1) == sorted(issues)
+    assert all({m.issue_id for m in c.issues} == issues for c in a1)
+    assert by_id["c1"][0].issues == () and len(by_id["c1"]) == 1
+    assert by_id["a1"][0].language == "en"
+
+    devs = developments.events
+    ids = [d.development_id for d in devs]
+    assert len(ids) == len(set(ids))
+    ceasefire = [d for d in devs if d.issue_id == "ceasefire"]
+    energy = [d for d in ceasefire if "energy" in d.headline.lower()]
+    assert [d.kind for d in energy] == ["new_story"], "the copy made no new story"
+    black_sea = sorted((d for d in devs if d.issue_id == "black-sea"), key=lambda d: d.first_seen)
+    assert [(d.kind, d.severity) for d in black_sea] == [
+        ("new_story", Severity.DISCUSSED), ("change", Severity.SIGNED)]
+    assert black_sea[0].story_id == black_sea[1].story_id
+    assert {s.source for s in black_sea[1].sources} == {"wire", "outlet3"}
+    seed = [d for d in devs if d.issue_id == "military-aid"]
+    assert seed and all(d.baseline for d in seed)
+    # The energy truce and Black Sea navigation talks restate seeds/baseline.toml's known
+    # state; a signed navigation deal is stronger than what was known, so it is news.
+    assert energy[0].baseline and black_sea[0].baseline
+    assert not black_sea[1].baseline
+
+    state = ProcessorState(settings.path(settings.processors.state_path))
+    try:
+        (story, story_devs), = [t for t in state.timeline("ceasefire")
+                                if "energy" in t[0].headline.lower()]
+    finally:
+        state.close()
+    assert {s.source for s in story.sources} == {"wire", "outlet2"}, "the copy corroborates"
+    assert set(story.item_ids) == {"a1", "a3"} and len(story_devs) == 1
+    assert ctx.metrics.registry.get_sample_value(
+        "peacewatch_duplicates_total", {"kind": "near"}) == 1
+    assert ctx.metrics.registry.get_sample_value(
+        "peacewatch_duplicates_total", {"kind": "exact"}) == 1
+    classified.close()
+    developments.close()
+    ctx.events.close()
+
+
+class Crash(Exception):
+    """Stands for the process dying at one point of the publish cycle."""
+
+
+def arm_crash(stage: ProcessorStage, point: str) -> list[bool]:
+    """Make the stage die once, at ``point``, on the first publish that carries developments."""
+    fired = [False]
+    publish_rows = stage._publish
+
+    def crashing_publish(rows: list[Any]) -> None:
+        if fired[0] or not any(r.topic == DEVELOPMENTS.base for r in rows):
+            publish_rows(rows)
+            return
+        fired[0] = True
+        if point == "before_publish":  # state committed, nothing published
+            raise Crash(point)
+        assert stage.publisher is not None
+        for r in rows:  # published and flushed; the outbox still holds the rows
+            stage.publisher.producer.publish(stage.ctx.events.topic(DEVELOPMENTS)
+                                             if r.topic == DEVELOPMENTS.base else
+                                             stage.ctx.events.topic(CLASSIFIED_ITEMS),
+                                             r.payload.encode(), r.key)
+        stage.publisher.flush()
+        if point == "after_flush":
+            raise Crash(point)
+        assert stage.state is not None
+        stage.state.sent(r.id for r in rows)
+        raise Crash(point)  # "before_commit": output out and forgotten, offsets not committed
+
+    stage._publish = crashing_publish  # type: ignore[method-assign]
+    return fired
+
+
+@pytest.mark.parametrize("point", ["before_publish", "after_flush", "before_commit"])
+def test_crash_and_restart_loses_nothing_and_emits_no_development_twice(
+    backend: str, point: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    items = synthetic_items(120, seed=3)
+    expected = reference_development_ids(items, tmp_path)
+    assert len(expected) >= 10
+    settings = make_settings(tmp_path, backend=backend, partitions=1, batch_size=25,
+                             bootstrap=bootstrap_for(backend, request), unique=unique)
+    ctx = context(settings)
+    publish(ctx.events, RAW_ITEMS, items)
+    stage = build(ctx)
+    assert isinstance(stage, ProcessorStage)
+    fired = arm_crash(stage, point)
+    stage.start()
+    with pytest.raises(Crash):
+        run_until(stage, lambda: False, timeout_s=90)
+    assert fired[0]
+    stage.stop()  # the process is gone: its consumers leave, nothing more is committed
+
+    caplog.set_level(logging.INFO, logger="peacewatch.processors")
+    restarted = ProcessorStage(context(settings))
+    restarted.start()
+    developments = Reader(ctx.events, DEVELOPMENTS, f"read-d-{unique}")
+    classified = Reader(ctx.events, CLASSIFIED_ITEMS, f"read-c-{unique}")
+    try:
+        run_until(restarted, lambda: len(developments.read()) >= len(expected)
+                  and len({c.item.item_id for c in classified.read()}) == len(items))
+    finally:
+        restarted.stop()
+    ids = [d.development_id for d in developments.read()]
+    assert [i for i, n in Counter(ids).items() if n > 1] == [], "a development was emitted twice"
+    assert set(ids) == set(expected), "a development was lost or is new"
+    assert {c.item.item_id for c in classified.events} == {i.item_id for i in items}
+    recovered = [r.getMessage() for r in caplog.records if "already published" in r.getMessage()]
+    # Only the crash between publishing and forgetting leaves published rows behind.
+    assert bool(recovered) is (point == "after_flush")
+    developments.close()
+    classified.close()
+    ctx.events.close()
