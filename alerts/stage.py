@@ -108,6 +108,10 @@ class AlertStage(Stage):
         for state in self.store.load_groups():
             self.grouper.restore(state)
 
+    def prepare_reload(self, settings: Settings) -> Callable[[], None]:
+        Router(settings.alerts)  # routes that name unknown receivers are refused here
+        return lambda: self.reload(settings)
+
     def reload(self, settings: Settings) -> None:
         self._configure(settings.alerts)
         self.ctx.settings = settings

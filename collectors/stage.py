@@ -21,7 +21,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from collectors.directory import FeedDirectory, FeedOwnership
@@ -171,10 +171,13 @@ class CollectorStage(Stage):
             self.state.close()
             self.state = None
 
-    def reload(self, settings: Settings) -> None:
-        """New settings; the feed lists are validated now and published by the next step."""
+    def prepare_reload(self, settings: Settings) -> Callable[[], None]:
         cfg = settings.collectors
         configured_feeds(cfg.feed_lists, cfg.feed_folders, settings.seeds_dir)  # ConfigError
+        return lambda: self.reload(settings)
+
+    def reload(self, settings: Settings) -> None:
+        """New settings (already checked); the feed lists are published by the next step."""
         self.ctx.settings = settings
         self._reload_pending = True
         self._next_document_scan = 0.0

@@ -43,13 +43,15 @@ def _stage_module(package: str, module: str) -> ModuleType | None:
 
 
 def build_stages(ctx: StageContext, packages: Sequence[str]) -> list[Stage]:
-    stages = []
+    """Each package's ``build(ctx)`` gives one stage, or several that run on their own threads."""
+    stages: list[Stage] = []
     for package in packages:
         module = _stage_module(package, "stage")
         if module is None:
             raise PeacewatchError(f"stage package {package!r} has no stage module")
-        build: Callable[[StageContext], Stage] = module.build
-        stages.append(build(ctx))
+        build: Callable[[StageContext], Stage | Sequence[Stage]] = module.build
+        built = build(ctx)
+        stages.extend([built] if isinstance(built, Stage) else built)
     return stages
 
 
@@ -76,7 +78,9 @@ def _run(args: argparse.Namespace, packages: Sequence[str]) -> int:
     daemon.install_signal_handlers()
     try:
         if args.once:
-            handled = daemon.run_once()
+            # A Kafka group needs a moment to assign partitions before "idle" means "done".
+            settle = settings.bus.kafka.session_timeout_s if settings.bus.backend == "kafka" else 0
+            handled = daemon.run_once(settle_s=settle)
             log.info("burst done: %d items handled", handled)
             return 0
         server = None

@@ -42,6 +42,9 @@ class Daemon:
         self.stages = list(stages)
         self.metrics = metrics
         self._lag_labels: dict[str, set[tuple[str, str]]] = {}
+        # Validated reloads waiting to be applied by each stage's own thread.
+        self._pending: dict[str, Callable[[], None]] = {}
+        self._pending_lock = threading.Lock()
         self.grace_period_s = grace_period_s
         self.reload_settings = reload_settings
         self.stopping = threading.Event()
@@ -67,31 +70,45 @@ class Daemon:
         threading.Thread(target=self.reload, name="reload", daemon=True).start()
 
     def reload(self) -> None:
+        """Two phases: every stage checks the new settings; only if all accept do they apply."""
         if self.reload_settings is None:
             return
         try:
             settings = self.reload_settings()
-            for stage in self.stages:
-                stage.reload(settings)
+            appliers = {stage.name: stage.prepare_reload(settings) for stage in self.stages}
         except (ConfigError, PeacewatchError) as exc:
             log.error("reload refused, keeping the previous settings: %s", exc)
             return
+        with self._pending_lock:
+            self._pending.update(appliers)
         log.info("settings reloaded")
+
+    def _apply_pending(self, stage: Stage) -> None:
+        with self._pending_lock:
+            apply = self._pending.pop(stage.name, None)
+        if apply is not None:
+            apply()
 
     # -- running ---------------------------------------------------------------------------
 
-    def run_once(self, max_rounds: int = 10_000) -> int:
-        """Burst mode: step every stage until a whole round does nothing; return items handled."""
+    def run_once(self, *, settle_s: float = 0.0, max_s: float = 3600.0) -> int:
+        """Burst mode: step every stage until nothing is left; return items handled.
+
+        Nothing is left when a whole round did nothing and no stage has uncommitted input. On
+        Kafka a first round can be empty only because the group is still being joined, so the
+        burst also lasts at least ``settle_s``.
+        """
         total = 0
+        started = time.monotonic()
         for stage in self.stages:
             stage.start()
         try:
-            for _ in range(max_rounds):
-                if self.stopping.is_set():
-                    break
+            while not self.stopping.is_set() and time.monotonic() - started < max_s:
                 done = sum(stage.step(0.2) for stage in self.stages)
                 total += done
-                if done == 0:
+                settled = time.monotonic() - started >= settle_s
+                if done == 0 and settled and not any(
+                        any(stage.lag().values()) for stage in self.stages):
                     break
         finally:
             self._stop_all()
@@ -127,6 +144,7 @@ class Daemon:
         try:
             while not self.stopping.is_set():
                 try:
+                    self._apply_pending(stage)
                     stage.step(_STEP_TIMEOUT_S)
                     if time.monotonic() >= next_lag:
                         self._report_lag(stage)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from peacewatch.bus.events import EventBus
@@ -49,6 +50,14 @@ class Stage(ABC):
         """Messages not yet committed on this stage's partitions; called on the stage's thread."""
         return {}
 
+    def prepare_reload(self, settings: Settings) -> Callable[[], None]:
+        """First phase of a reload (SIGHUP): check ``settings`` for this stage, change nothing.
+
+        Raise ConfigError to refuse them. Return the function that applies them: the daemon calls
+        it on this stage's own thread, between two steps, and only once every stage has agreed.
+        """
+        return lambda: self.reload(settings)
+
     def reload(self, settings: Settings) -> None:
-        """Take new settings (SIGHUP) without a restart; raise ConfigError to keep the old."""
+        """Apply new settings (called through ``prepare_reload``'s second phase)."""
         self.ctx.settings = settings

@@ -110,7 +110,7 @@ class _Issue:
 class IssueClassifier:
     """Classify items against a watchlist; build once, call ``classify`` many times."""
 
-    def __init__(self, watchlist: Watchlist, *, content_chars: int = 4000) -> None:
+    def __init__(self, watchlist: Watchlist, *, content_chars: int = 16000) -> None:
         self.watchlist = watchlist
         self.content_chars = content_chars
         groups = watchlist.groups
@@ -128,7 +128,7 @@ class IssueClassifier:
         self._scan_exact = re.compile(f"(?=(?:{exact}))") if exact else None
 
     @classmethod
-    def from_file(cls, path: Path, *, content_chars: int = 4000) -> IssueClassifier:
+    def from_file(cls, path: Path, *, content_chars: int = 16000) -> IssueClassifier:
         return cls(load_watchlist(path), content_chars=content_chars)
 
     @property

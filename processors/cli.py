@@ -72,11 +72,10 @@ def register(subparsers: Any) -> None:
 
 
 def _classifier(args: argparse.Namespace) -> IssueClassifier:
-    path: Path | None = args.watchlist
-    if path is None:
-        path = watchlist_path(load_settings(args.config))
-    settings_chars = 4000
-    return IssueClassifier(load_watchlist(path), content_chars=settings_chars)
+    settings = load_settings(args.config)
+    path: Path = args.watchlist or watchlist_path(settings)
+    return IssueClassifier(load_watchlist(path),
+                           content_chars=settings.processors.content_chars)
 
 
 def read_jsonl(stream: Iterable[str], origin: str) -> Iterator[tuple[int, dict[str, Any] | str]]:

@@ -24,38 +24,40 @@ from dataclasses import dataclass
 
 from processors.text import canonical_title, canonical_url, content_hash, content_words
 
-NUM_PERM = 64
-BANDS = 16  # 16 bands of 4 rows: a pair with Jaccard 0.5 is a candidate with p = 0.64, 0.7: 0.99
+NUM_PERM = 128
+BANDS = 32  # 32 bands of 4 rows: a pair with Jaccard 0.5 is a candidate with p = 0.87, 0.6: 0.99
 _ROWS = NUM_PERM // BANDS
-_MERSENNE = (1 << 61) - 1
-_MAX_HASH = (1 << 32) - 1
-# Fixed permutation parameters: fingerprints must compare equal across processes and restarts.
-_PARAMS = tuple(
-    (int.from_bytes(hashlib.sha256(f"a{i}".encode()).digest()[:8], "big") % _MERSENNE | 1,
-     int.from_bytes(hashlib.sha256(f"b{i}".encode()).digest()[:8], "big") % _MERSENNE)
-    for i in range(NUM_PERM)
-)
-TITLE_PERM = 16
+# The NUM_PERM hash functions of the MinHash: 32-bit words of keyed BLAKE2b digests (16 words
+# per 64-byte digest, so NUM_PERM / 16 digests per token). Fixed keys: fingerprints must
+# compare equal across processes and restarts.
+_WORDS_PER_DIGEST = 16
+_KEYS = tuple(f"peacewatch-minhash-{i}".encode() for i in range(NUM_PERM // _WORDS_PER_DIGEST))
+_UNPACK = struct.Struct(f"<{_WORDS_PER_DIGEST}I").unpack
+TITLE_PERM = 32
 MIN_BODY_WORDS = 8
 MIN_TITLE_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What the near-duplicate decision needs of an item, small enough to keep per item."""
+    """What the near-duplicate decision needs of an item, small enough to keep per item:
+    the title's content words, and 32-bit hashes of the body's word pairs (None when the body
+    is too short to compare). ``body_signature``, the MinHash of those word pairs, only serves
+    to index the item; it is not kept."""
 
     title_words: frozenset[str]
-    body_signature: tuple[int, ...] | None  # MinHash of the body's word pairs; None if short
+    body_hashes: frozenset[int] | None
     body_words: int
+    body_signature: tuple[int, ...] | None = None
 
     def to_bytes(self) -> bytes:
-        sig = self.body_signature or ()
-        return struct.pack(f"<I{len(sig)}I", len(sig), *sig)
+        hashes = sorted(self.body_hashes or ())
+        return struct.pack(f"<I{len(hashes)}I", len(hashes), *hashes)
 
     @staticmethod
-    def signature_from_bytes(data: bytes) -> tuple[int, ...] | None:
+    def hashes_from_bytes(data: bytes) -> frozenset[int] | None:
         (n,) = struct.unpack_from("<I", data)
-        return tuple(struct.unpack_from(f"<{n}I", data, 4)) if n else None
+        return frozenset(struct.unpack_from(f"<{n}I", data, 4)) if n else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +72,22 @@ class NearDupThresholds:
     close_hours: float = 48.0
 
 
-def _hash32(token: str) -> int:
-    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=4).digest(), "big")
+def _hashes(token: str, digests: int) -> tuple[int, ...]:
+    data = token.encode("utf-8")
+    out: tuple[int, ...] = ()
+    for key in _KEYS[:digests]:
+        out += _UNPACK(hashlib.blake2b(data, digest_size=64, key=key).digest())
+    return out
 
 
 def minhash(tokens: Iterable[str], num_perm: int = NUM_PERM) -> tuple[int, ...] | None:
-    """A MinHash signature of a set of tokens (None for an empty set)."""
-    hashes = {_hash32(t) for t in tokens}
-    if not hashes:
+    """A MinHash signature of a set of tokens (None for an empty set): for each of
+    ``num_perm`` hash functions, the smallest value over the tokens."""
+    digests = -(-num_perm // _WORDS_PER_DIGEST)
+    rows = [_hashes(t, digests) for t in set(tokens)]
+    if not rows:
         return None
-    return tuple(min(((a * h + b) % _MERSENNE) & _MAX_HASH for h in hashes)
-                 for a, b in _PARAMS[:num_perm])
+    return tuple(map(min, zip(*rows, strict=True)))[:num_perm]
 
 
 def shingles(words: Sequence[str], k: int = 2) -> set[str]:
@@ -89,15 +96,22 @@ def shingles(words: Sequence[str], k: int = 2) -> set[str]:
     return {" ".join(words[i:i + k]) for i in range(len(words) - k + 1)}
 
 
+def _hash32(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=4).digest(), "big")
+
+
 def fingerprint(title: str, body: str) -> Fingerprint:
     """Fingerprint an item from its title and its body (summary, or content when longer)."""
     body_tokens = content_words(body)
-    signature = minhash(shingles(body_tokens)) if len(body_tokens) >= MIN_BODY_WORDS else None
     title_words = frozenset(content_words(canonical_title(title)))
-    return Fingerprint(title_words, signature, len(body_tokens))
+    if len(body_tokens) < MIN_BODY_WORDS:
+        return Fingerprint(title_words, None, len(body_tokens))
+    pairs = shingles(body_tokens)
+    return Fingerprint(title_words, frozenset(map(_hash32, pairs)), len(body_tokens),
+                       minhash(pairs))
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+def jaccard(a: frozenset[str] | frozenset[int], b: frozenset[str] | frozenset[int]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
@@ -122,8 +136,8 @@ class NearDupDecider:
     @staticmethod
     def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
         body = None
-        if a.body_signature is not None and b.body_signature is not None:
-            body = estimate_jaccard(a.body_signature, b.body_signature)
+        if a.body_hashes is not None and b.body_hashes is not None:
+            body = jaccard(a.body_hashes, b.body_hashes)
         return Similarity(jaccard(a.title_words, b.title_words), body)
 
     def is_copy(self, sim: Similarity, a: Fingerprint, b: Fingerprint,

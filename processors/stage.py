@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -55,7 +56,7 @@ from processors.dedup import (
 )
 from processors.pipeline import classify_item, fan_out, normalise, report_for
 from processors.state import OutboxRow, PlacedItem, ProcessorState
-from processors.stories import StoryClusterer, StoryRules
+from processors.stories import Story, StoryClusterer, StoryRules
 from processors.watchlist import Watchlist, load_watchlist
 
 _TOPICS: dict[str, TopicSpec[Any]] = {
@@ -63,6 +64,8 @@ _TOPICS: dict[str, TopicSpec[Any]] = {
 }
 _RECOVERY_TIMEOUT_S = 60.0
 _PRUNE_EVERY_S = 3600.0
+# Longest wait for input on one hop before the other hop gets its turn.
+_HOP_WAIT_S = 0.05
 
 
 def watchlist_path(settings: Settings) -> Path:
@@ -118,6 +121,8 @@ class ProcessorStage(Stage):
         self.publisher: EventPublisher | None = None
         self._last_prune = 0.0
         self._latest_item_at: float | None = None
+        # issue -> (stories by id, the time they were loaded from): see _stories.
+        self._story_cache: dict[str, tuple[dict[str, Story], float]] = {}
         # Partitions owned at the last publish, per group: new ones are checked for left-overs.
         self._owned: dict[str, set[int]] = {}
 
@@ -130,8 +135,6 @@ class ProcessorStage(Stage):
         self.publisher = self.ctx.events.publisher()
         self.raw = self.ctx.events.consumer(p.group, [RAW_ITEMS])
         self.classified = self.ctx.events.consumer(p.stories_group, [CLASSIFIED_ITEMS])
-        for consumer, spec in ((self.raw, RAW_ITEMS), (self.classified, CLASSIFIED_ITEMS)):
-            _load_partition_metadata(consumer, self.ctx.events.topic(spec))
 
     def stop(self) -> None:
         for closing in (self.raw, self.classified, self.publisher):
@@ -153,28 +156,44 @@ class ProcessorStage(Stage):
                 out.update(consumer.consumer.lag())
         return out
 
-    def reload(self, settings: Settings) -> None:
+    def prepare_reload(self, settings: Settings) -> Callable[[], None]:
         """New watchlist and baseline without a restart; a bad file keeps the old ones."""
         decisions = Decisions.from_settings(settings)  # ConfigError: the daemon keeps the old
-        self.decisions = decisions
-        super().reload(settings)
-        self.log.info("watchlist reloaded: %d issues", len(decisions.watchlist.issues))
+
+        def apply() -> None:
+            self.decisions = decisions
+            super(ProcessorStage, self).reload(settings)
+            self.log.info("watchlist reloaded: %d issues", len(decisions.watchlist.issues))
+
+        return apply
+
+    def reload(self, settings: Settings) -> None:
+        self.prepare_reload(settings)()
 
     def step(self, timeout_s: float) -> int:
         if self.raw is None or self.classified is None:
             self.start()
-        half = max(timeout_s / 2, 0.0)
-        done = self._classify_step(half) + self._stories_step(half)
+        # Two hops share this thread: a short wait on each keeps one idle hop from holding
+        # back the other (each hop's added latency stays under ~_HOP_WAIT_S).
+        wait = min(max(timeout_s / 2, 0.0), _HOP_WAIT_S)
+        done = self._classify_step(wait) + self._stories_step(wait)
         self._housekeeping()
         return done
 
     # -- hop 1: classify -------------------------------------------------------------------
 
     def _classify_step(self, timeout_s: float) -> int:
-        assert self.raw is not None and self.state is not None
-        group = self.ctx.settings.processors.group
-        batch = self.raw.poll(timeout_s, self.ctx.settings.processors.batch_size)
-        self._recover(group, self.raw)
+        assert self.raw is not None
+        return self._hop(self.raw, self.ctx.settings.processors.group, self._classify_one,
+                         timeout_s)
+
+    def _hop(self, consumer: EventConsumer, group: str,
+             handle: Callable[[Envelope[Any], str], None], timeout_s: float) -> int:
+        """One batch of one hop: state, handled offsets and outbox in one transaction, then
+        publish, flush and commit. Redelivered records (already handled) are skipped."""
+        assert self.state is not None
+        batch = consumer.poll(timeout_s, self.ctx.settings.processors.batch_size)
+        self._recover(group, consumer)
         handled = 0
         with self.state.transaction():
             for env in batch:
@@ -182,15 +201,15 @@ class ProcessorStage(Stage):
                 if self.state.handled(group, r.topic, r.partition, r.offset):
                     continue
                 try:
-                    self._classify_one(env, group)
+                    handle(env, group)
                 except PeacewatchError:
                     raise
                 except Exception as exc:  # one bad item never stops a batch
                     self._dead_letter(group, env, exc)
                 self.state.advance(group, r.topic, r.partition, r.offset)
                 handled += 1
-        self._publish_outbox(group, self.raw)
-        self.raw.commit()
+        self._publish_outbox(group, consumer)
+        consumer.commit()
         return handled
 
     def _classify_one(self, env: Envelope[RawItem], group: str) -> None:
@@ -222,27 +241,9 @@ class ProcessorStage(Stage):
     # -- hop 2: stories and developments -----------------------------------------------------
 
     def _stories_step(self, timeout_s: float) -> int:
-        assert self.classified is not None and self.state is not None
-        group = self.ctx.settings.processors.stories_group
-        batch = self.classified.poll(timeout_s, self.ctx.settings.processors.batch_size)
-        self._recover(group, self.classified)
-        handled = 0
-        with self.state.transaction():
-            for env in batch:
-                r = env.record
-                if self.state.handled(group, r.topic, r.partition, r.offset):
-                    continue
-                try:
-                    self._place_one(env, group)
-                except PeacewatchError:
-                    raise
-                except Exception as exc:  # one bad item never stops a batch
-                    self._dead_letter(group, env, exc)
-                self.state.advance(group, r.topic, r.partition, r.offset)
-                handled += 1
-        self._publish_outbox(group, self.classified)
-        self.classified.commit()
-        return handled
+        assert self.classified is not None
+        return self._hop(self.classified, self.ctx.settings.processors.stories_group,
+                         self._place_one, timeout_s)
 
     def _place_one(self, env: Envelope[ClassifiedItem], group: str) -> None:
         assert self.state is not None
@@ -264,22 +265,47 @@ class ProcessorStage(Stage):
         # An update of an item stays in its story; another item may be a copy of one placed.
         copy = previous if previous is not None else self._copy_of(issue, item.item_id, fp,
                                                                    keys, at)
-        copy_story = self.state.story(issue, copy.story_id) if copy is not None else None
+        copy_story = self._story(issue, copy.story_id) if copy is not None else None
         if copy is not None and previous is None:
             # Counted once per item, under its primary issue (each issue sees the copy).
             if match is max(classified.issues, key=lambda m: (m.score, m.issue_id)):
                 self.ctx.metrics.duplicates.labels(kind="near").inc()
             self._keep_fuller(issue, part, copy, report.text)
         window = self.ctx.settings.processors.stories.window_hours * 3600
-        stories = self.state.stories(issue, since=at - window)
+        stories = self._stories(issue, since=at - window)
         placement = d.clusterer.place(report, stories, copy_of=copy_story, now=utcnow())
         self.state.save_story(placement.story, part)
+        self._story_cache.setdefault(issue, ({}, at - window))[0][
+            placement.story.story_id] = placement.story
         self.state.save_placed(issue, part, PlacedItem(
             item.item_id, item.revision, placement.story.story_id, fp.title_words,
             fp.to_bytes(), fp.body_words, report.text[:4000], at))
         self.state.index(issue, part, item.item_id, keys, at)
         for development in placement.developments:
             self._emit(group, part, development)
+
+    def _stories(self, issue: str, since: float) -> list[Story]:
+        """An issue's stories seen since ``since``, from memory once read from the state.
+
+        Only this process writes the stories of the issues on its partitions, so the cache
+        holds while they stay here; it is dropped when partitions change hands (and hourly).
+        """
+        assert self.state is not None
+        cached = self._story_cache.get(issue)
+        if cached is None:
+            cached = ({s.story_id: s for s in self.state.stories(issue, since)}, since)
+        elif since < cached[1]:  # an older item: read the stories the cache does not reach
+            older = self.state.stories(issue, since, until=cached[1])
+            cached = ({**{s.story_id: s for s in older}, **cached[0]}, since)
+        self._story_cache[issue] = cached
+        return [s for s in cached[0].values() if s.last_seen.timestamp() >= since]
+
+    def _story(self, issue: str, story_id: str) -> Story | None:
+        assert self.state is not None
+        cached = self._story_cache.get(issue)
+        if cached is not None and story_id in cached[0]:
+            return cached[0][story_id]
+        return self.state.story(issue, story_id)
 
     def _copy_of(self, issue: str, item_id: str, fp: Fingerprint, keys: list[str],
                  at: float) -> PlacedItem | None:
@@ -293,13 +319,16 @@ class ProcessorStage(Stage):
             lsh = [k for k in keys if k not in exact]
             for other in self.state.candidates(issue, lsh, since, nd.max_candidates):
                 other_fp = Fingerprint(other.title_words,
-                                       Fingerprint.signature_from_bytes(other.body_sig),
+                                       Fingerprint.hashes_from_bytes(other.body_sig),
                                        other.body_words)
                 hours = abs(at - other.at) / 3600
                 if other.item_id != item_id and self.decisions.decider.compare(fp, other_fp,
                                                                               hours):
                     copies.append(other)
-        return min(copies, key=lambda p: p.at) if copies else None
+        if not copies:
+            return None
+        first = min(copies, key=lambda p: p.at)
+        return self.state.placed(issue, first.item_id)  # with its text
 
     def _keep_fuller(self, issue: str, part: int, original: PlacedItem, text: str) -> None:
         """The first copy stands, but keeps the fuller text when a later copy has more."""
@@ -350,8 +379,11 @@ class ProcessorStage(Stage):
         """
         assert self.state is not None
         owned = {part for _, part in consumer.consumer.assignment()}
-        taken_over = owned - self._owned.get(group, set())
+        previous = self._owned.get(group, set())
         self._owned[group] = owned
+        if owned != previous:
+            self._story_cache.clear()
+        taken_over = owned - previous
         if not taken_over:
             return
         rows = self.state.outbox(group, taken_over)
@@ -396,7 +428,6 @@ class ProcessorStage(Stage):
         """Which of ``ids`` the developments topic holds (read once, from the start)."""
         reader = self.ctx.events.consumer(f"{group}-recovery-{uuid.uuid4().hex[:12]}",
                                           [DEVELOPMENTS])
-        _load_partition_metadata(reader, self.ctx.events.topic(DEVELOPMENTS))
         found: set[str] = set()
         deadline = time.monotonic() + _RECOVERY_TIMEOUT_S
         try:
@@ -431,20 +462,10 @@ class ProcessorStage(Stage):
             # Item-time retention runs on the stream's own clock (capped by the wall clock),
             # so that replaying old news does not forget it as it is read.
             horizon = min(wall, self._latest_item_at)
+            self._story_cache.clear()
             self.state.prune(index_before=horizon - p.neardup.retention_days * 86400,
                              stories_before=horizon - p.stories.retention_days * 86400,
                              seen_before=wall - p.stories.retention_days * 86400)
-
-
-def _load_partition_metadata(consumer: EventConsumer, topic: str) -> None:
-    """Work around a kafka-python 3.0 race (to move into ``peacewatch.bus.kafka``): a consumer
-    that joins its group before its client has the topic's partition metadata is assigned
-    nothing and, now and then, never rejoins. Fetching the metadata before the first poll
-    (where the join happens) avoids it. The embedded bus has nothing to load."""
-    client = getattr(consumer.consumer, "_consumer", None)
-    partitions_for_topic = getattr(client, "partitions_for_topic", None)
-    if partitions_for_topic is not None:
-        partitions_for_topic(topic)
 
 
 def build(ctx: StageContext) -> Stage:

@@ -117,7 +117,8 @@ def story_from_json(data: str) -> Story:
         first_seen=datetime.fromisoformat(raw["first_seen"]),
         last_seen=datetime.fromisoformat(raw["last_seen"]),
         terms=dict(raw["terms"]), item_ids=list(raw["item_ids"]),
-        sources=[SourceRef.model_validate(s) for s in raw["sources"]],
+        # Written by story_to_json from valid models: no need to validate them again.
+        sources=[SourceRef.model_construct(**s) for s in raw["sources"]],
         severity=Severity(raw["severity"]), actions=list(raw["actions"]),
         parties=list(raw["parties"]), baseline=bool(raw["baseline"]),
     )
@@ -241,27 +242,43 @@ class ProcessorState:
 
     def candidates(self, issue: str, keys: Iterable[str], since: float,
                    limit: int) -> list[PlacedItem]:
-        """Placed items sharing an index key, most recent first, at most ``limit``."""
-        ids: dict[str, None] = {}
-        for key in keys:
-            for (item_id,) in self._q(
-                    "SELECT item_id FROM nd_keys WHERE issue = ? AND key = ? AND at >= ? "
-                    "ORDER BY at DESC LIMIT ?", (issue, key, since, limit)):
-                ids[item_id] = None
-        out = [p for i in list(ids)[: limit * 2] if (p := self.placed(issue, i)) is not None]
-        out.sort(key=lambda p: -p.at)
-        return out[:limit]
+        """Placed items sharing index keys: those sharing the most first (then the most
+        recent), at most ``limit``."""
+        keys = list(keys)
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self._q(
+            # Only "?" placeholders are formatted in; the values are bound parameters.
+            f"SELECT item_id, count(*) AS n, max(at) AS t FROM nd_keys WHERE issue = ? "  # noqa: S608
+            f"AND key IN ({marks}) AND at >= ? GROUP BY item_id ORDER BY n DESC, t DESC "
+            "LIMIT ?", (issue, *keys, since, limit)).fetchall()
+        if not rows:
+            return []
+        order = {r[0]: n for n, r in enumerate(rows)}
+        marks = ",".join("?" * len(order))
+        placed = [self._placed(r) for r in self._q(
+            # Only "?" placeholders are formatted in; the values are bound parameters. The
+            # text is left out (candidates are many; see placed() for one item's text).
+            "SELECT item_id, revision, story_id, title_words, body_sig, body_words, '', at "  # noqa: S608
+            f"FROM placed WHERE issue = ? AND item_id IN ({marks})",
+            (issue, *order))]
+        return sorted(placed, key=lambda p: order[p.item_id])
 
     def index(self, issue: str, part: int, item_id: str, keys: Iterable[str], at: float) -> None:
-        for key in keys:
-            self._q("INSERT OR IGNORE INTO nd_keys VALUES (?, ?, ?, ?, ?)",
-                    (issue, key, item_id, part, at))
+        try:
+            self._db.executemany("INSERT OR IGNORE INTO nd_keys VALUES (?, ?, ?, ?, ?)",
+                                 [(issue, key, item_id, part, at) for key in keys])
+        except sqlite3.Error as exc:
+            raise ProcessorError(f"processor state {self.path}: {exc}") from exc
 
     # -- stories and developments ------------------------------------------------------------
 
-    def stories(self, issue: str, since: float) -> list[Story]:
+    def stories(self, issue: str, since: float, until: float | None = None) -> list[Story]:
+        """An issue's stories last seen at or after ``since`` (and before ``until``)."""
         rows = self._q("SELECT data FROM stories WHERE issue = ? AND last_seen >= ? "
-                       "ORDER BY first_seen", (issue, since)).fetchall()
+                       "AND last_seen < ? ORDER BY first_seen",
+                       (issue, since, float("inf") if until is None else until)).fetchall()
         return [story_from_json(r[0]) for r in rows]
 
     def story(self, issue: str, story_id: str) -> Story | None:

@@ -330,6 +330,8 @@ class EmbeddedConsumer(Consumer):
         return set(self._positions)
 
     def lag(self) -> dict[tuple[str, int], int]:
+        if not self._last_sync:
+            self._sync()
         committed = self._committed(self._db)
         out = {}
         for topic, part in self._positions:

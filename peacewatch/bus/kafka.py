@@ -146,6 +146,11 @@ class KafkaBusConsumer(Consumer):
                 max_poll_interval_ms=int(settings.max_poll_interval_s * 1000),
             )
             self._consumer.subscribe(topics)
+            # kafka-python 3.0 race: a member that joins its group before its client has the
+            # topics' partition metadata is assigned nothing and may never rejoin. Loading the
+            # metadata before the first poll (where the join happens) avoids it.
+            for topic in topics:
+                self._consumer.partitions_for_topic(topic)
         except kerr.KafkaError as exc:
             raise _unavailable(settings, exc) from exc
 

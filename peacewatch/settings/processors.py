@@ -51,9 +51,9 @@ class ProcessorsSettings(Section):
     group: str = Field(default="peacewatch-processors", min_length=1)
     # Second step (stories and developments) consumes the classified topic in this group.
     stories_group: str = Field(default="peacewatch-processors-stories", min_length=1)
-    batch_size: int = Field(default=200, ge=1, le=10_000)
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
     # Characters of an item's full content read by the classifier (title and summary always).
-    content_chars: int = Field(default=4000, ge=0)
+    content_chars: int = Field(default=16000, ge=0)
     neardup: NearDupSettings = NearDupSettings()
     stories: StorySettings = StorySettings()
 

@@ -9,13 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from proc_testkit import REPO
+from proc_testkit import WATCHLIST
 
 from processors.classify import IssueClassifier
 from processors.watchlist import Watchlist, load_watchlist
-
-WATCHLIST = REPO / "seeds" / "watchlist.toml"
-BASELINE = REPO / "seeds" / "baseline.toml"
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +23,3 @@ def watchlist() -> Watchlist:
 @pytest.fixture(scope="session")
 def classifier(watchlist: Watchlist) -> IssueClassifier:
     return IssueClassifier(watchlist)
-
-
-def bootstrap_for(backend: str, request: pytest.FixtureRequest) -> str:
-    """The Kafka bootstrap address for the kafka backend (the session's real broker)."""
-    if backend != "kafka":
-        return ""
-    return str(request.getfixturevalue("kafka_bootstrap"))

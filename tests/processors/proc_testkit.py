@@ -14,13 +14,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from peacewatch.bus import open_bus
 from peacewatch.bus.events import EventBus
 from peacewatch.metrics import Metrics
 from peacewatch.models import DEVELOPMENTS, RAW_ITEMS, Event, RawItem, TopicSpec, stable_hash
 from peacewatch.settings import Settings, load_settings
 from peacewatch.stage import StageContext
-from processors.stage import ProcessorStage, _load_partition_metadata
+from processors.stage import ProcessorStage
 
 REPO = Path(__file__).resolve().parents[2]
 E = TypeVar("E", bound=Event)
@@ -79,7 +81,6 @@ class Reader:
     def __init__(self, events: EventBus, spec: TopicSpec[E], group: str) -> None:
         self.consumer = events.consumer(group, [spec])
         self.events: list[Any] = []
-        _load_partition_metadata(self.consumer, events.topic(spec))
 
     def read(self, idle_s: float = 0.2) -> list[Any]:
         while True:
@@ -174,3 +175,14 @@ def synthetic_items(count: int, seed: int = 7, prefix: str = "syn") -> list[RawI
             source=f"outlet{rng.randrange(5)}",
             at=T0 + timedelta(hours=i * 72 / max(count, 1))))
     return items
+
+
+WATCHLIST = REPO / "seeds" / "watchlist.toml"
+BASELINE = REPO / "seeds" / "baseline.toml"
+
+
+def bootstrap_for(backend: str, request: pytest.FixtureRequest) -> str:
+    """The Kafka bootstrap address for the kafka backend (the session's real broker)."""
+    if backend != "kafka":
+        return ""
+    return str(request.getfixturevalue("kafka_bootstrap"))

@@ -134,7 +134,7 @@ actors = ["IAEA", "Rafael Grossi", "Energoatom", "Rosatom"]
 
 @pytest.fixture
 def watchlist_text() -> str:
-    from conftest import WATCHLIST
+    from proc_testkit import WATCHLIST
 
     return WATCHLIST.read_text(encoding="utf-8")
 

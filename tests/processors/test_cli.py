@@ -10,7 +10,7 @@ from peacewatch.cli import main
 from peacewatch.models import RAW_ITEMS
 from processors.stage import ProcessorStage
 
-ITEMS = [
+ITEMS: list[dict[str, object]] = [
     {"id": "1", "title": "Russia and Ukraine agree Black Sea ceasefire",
      "summary": "Safe navigation for merchant ships was agreed in Riyadh.",
      "url": "https://x.example/1", "published": "2025-03-25T10:00:00Z", "source": "x"},

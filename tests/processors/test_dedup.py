@@ -28,13 +28,13 @@ def test_minhash_estimates_jaccard_and_is_stable() -> None:
     assert minhash(set()) is None
 
 
-def test_fingerprint_round_trips_its_signature() -> None:
+def test_fingerprint_round_trips_its_body_hashes() -> None:
     fp = fingerprint("Truce on energy strikes agreed", LEAD)
-    assert fp.body_signature is not None
-    assert Fingerprint.signature_from_bytes(fp.to_bytes()) == fp.body_signature
+    assert fp.body_hashes is not None and fp.body_signature is not None
+    assert Fingerprint.hashes_from_bytes(fp.to_bytes()) == fp.body_hashes
     short = fingerprint("Truce agreed", "Too short.")
-    assert short.body_signature is None
-    assert Fingerprint.signature_from_bytes(short.to_bytes()) is None
+    assert short.body_hashes is None and short.body_signature is None
+    assert Fingerprint.hashes_from_bytes(short.to_bytes()) is None
 
 
 def test_retitled_copy_with_the_same_body_is_a_copy() -> None:

@@ -12,10 +12,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import bootstrap_for
 from proc_testkit import (
     REPO,
     Reader,
+    bootstrap_for,
     context,
     make_settings,
     publish,

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import bootstrap_for
 from proc_testkit import (
     T0,
     Reader,
+    bootstrap_for,
     context,
     make_settings,
     publish,

@@ -128,7 +128,7 @@ def test_copy_of_joins_the_original_story_whatever_its_words(clusterer: StoryClu
 
 
 def test_baseline_items_and_known_states_are_marked(watchlist: Watchlist) -> None:
-    from conftest import BASELINE
+    from proc_testkit import BASELINE
 
     matcher = BaselineMatcher(load_baseline(BASELINE, watchlist.issue_ids))
     clusterer = StoryClusterer(StoryRules(), matcher)

@@ -1,0 +1,368 @@
+"""Real parts for end-to-end tests: feed server, Slack-like endpoint, SMTP, peacewatch processes.
+
+Everything listens on 127.0.0.1 only. ``Peacewatch`` runs the real ``peacewatch`` command in a
+subprocess and reads its output and its metrics port, so a test sees what an operator sees.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from aiosmtpd.controller import Controller
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(what: str, condition: Callable[[], Any], timeout_s: float,
+               interval_s: float = 0.2, detail: Callable[[], str] = lambda: "") -> Any:
+    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}\n"
+                                 f"{detail()}")
+        time.sleep(interval_s)
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# -- feeds -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    at: float
+    feed: str
+    user_agent: str
+
+
+@dataclass
+class FeedHub:
+    """Many RSS 2.0 feeds on one server (``/feed/<name>.xml``), items added while tests run.
+
+    Every GET is logged with its time and User-Agent, so a test can tell which collector polled
+    which feed when. A feed listed in ``slow`` answers only after that many seconds.
+    """
+
+    items: dict[str, list[tuple[str, str, str, datetime]]] = field(default_factory=dict)
+    added_at: dict[str, float] = field(default_factory=dict)
+    requests: list[FeedRequest] = field(default_factory=list)
+    slow: dict[str, float] = field(default_factory=dict)
+    request_started: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    base_url: str = ""
+
+    def url(self, feed: str) -> str:
+        return f"{self.base_url}/feed/{feed}.xml"
+
+    def add(self, feed: str, title: str, summary: str) -> None:
+        with self.lock:
+            entries = self.items.setdefault(feed, [])
+            guid = f"urn:e2e:{feed}:{len(entries)}"
+            entries.append((guid, title, summary, datetime.now(UTC)))
+            self.added_at[title] = time.time()
+
+    def render(self, feed: str) -> bytes:
+        with self.lock:
+            entries = "".join(
+                f"<item><guid>{g}</guid><title>{escape(t)}</title>"
+                f"<description>{escape(s)}</description>"
+                f"<link>http://news.test/{feed}/{g.rsplit(':', 1)[1]}</link>"
+                f"<pubDate>{format_datetime(at)}</pubDate></item>"
+                for g, t, s, at in reversed(self.items.get(feed, [])))
+        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>Wire {feed}</title><link>http://news.test/{feed}</link>"
+                f"<description>e2e feed</description>{entries}</channel></rss>").encode()
+
+    def polls(self, since: float = 0.0, until: float = float("inf")) -> list[FeedRequest]:
+        with self.lock:
+            return [r for r in self.requests if since <= r.at < until]
+
+    @contextmanager
+    def running(self) -> Iterator[FeedHub]:
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                match = re.fullmatch(r"/feed/([\w-]+)\.xml", self.path)
+                if match is None:
+                    self.send_error(404)
+                    return
+                feed = match.group(1)
+                with hub.lock:
+                    hub.requests.append(FeedRequest(time.time(), feed,
+                                                    self.headers.get("User-Agent", "")))
+                hub.request_started.set()
+                if feed in hub.slow:
+                    time.sleep(hub.slow[feed])
+                body = hub.render(feed)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = serve(Handler)
+        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def write_feed_list(path: Path, urls: dict[str, str], interval_s: float = 1) -> Path:
+    path.write_text("".join(
+        f'[[feed]]\nid = "{fid}"\nname = "{fid}"\nurl = "{url}"\ninterval_s = {interval_s}\n\n'
+        for fid, url in urls.items()), encoding="utf-8")
+    return path
+
+
+# -- receivers -------------------------------------------------------------------------------
+
+
+@dataclass
+class SlackLike:
+    """An incoming-webhook endpoint that answers like Slack: 200 ``ok`` for a message, 400
+    ``no_text`` for an empty one (which ``peacewatch check`` sends). ``fail_status`` makes it
+    refuse every message with that status, echoing the request path in the body as some
+    servers do."""
+
+    posts: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
+    fail_status: int | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def texts(self) -> list[str]:
+        with self.lock:
+            return [json.dumps(p, ensure_ascii=False) for _, _, p in self.posts]
+
+    def count(self, needle: str) -> int:
+        """How many posted messages mention ``needle``."""
+        return sum(needle in text for text in self.texts())
+
+    @contextmanager
+    def running(self, path: str = "/services/T0/B0/x") -> Iterator[SlackLike]:
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if not payload:
+                    self._answer(400, b"no_text")
+                    return
+                with hook.lock:
+                    hook.posts.append((time.time(), self.path, payload))
+                if hook.fail_status is not None:
+                    self._answer(hook.fail_status, f"no_service for {self.path}".encode())
+                else:
+                    self._answer(200, b"ok")
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = serve(Handler)
+        self.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+@dataclass
+class Mailbox:
+    messages: list[EmailMessage] = field(default_factory=list)
+    port: int = 0
+    controller: Controller | None = None
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)
+        return "250 OK"
+
+    def start(self) -> Mailbox:
+        self.port = free_port()  # aiosmtpd needs a concrete port to check that it is up
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+# -- peacewatch processes --------------------------------------------------------------------
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+class Peacewatch:
+    """One ``peacewatch -c CONFIG COMMAND`` subprocess, its output and its metrics port."""
+
+    def __init__(self, config: Path, *command: str, name: str = "") -> None:
+        self.name = name or command[0]
+        self.args = [sys.executable, "-m", "peacewatch.cli", "-c", str(config), *command]
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self.proc: subprocess.Popen[str] | None = None
+        self._port: int | None = None
+
+    def start(self) -> Peacewatch:
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return "".join(self.lines)
+
+    def tail(self, n: int = 40) -> str:
+        with self._lock:
+            return f"--- {self.name} output (last {n} lines) ---\n" + "".join(self.lines[-n:])
+
+    def wait_for(self, pattern: str, timeout_s: float, after: int = 0) -> re.Match[str]:
+        """The first output line at index ``after`` or later matching ``pattern``."""
+        regex = re.compile(pattern)
+
+        def found() -> re.Match[str] | None:
+            with self._lock:
+                lines = self.lines[after:]
+            for line in lines:
+                if m := regex.search(line):
+                    return m
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.proc.returncode}) before "
+                                     f"logging {pattern!r}\n{self.tail()}")
+            return None
+
+        match: re.Match[str] = wait_until(f"{self.name} to log {pattern!r}", found, timeout_s,
+                                          detail=self.tail)
+        return match
+
+    def mark(self) -> int:
+        """A position in the output, for ``wait_for(after=...)``."""
+        with self._lock:
+            return len(self.lines)
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            m = self.wait_for(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", 60)
+            self._port = int(m.group(1))
+        return self._port
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def samples(self) -> Samples:
+        status, text = self.get("/metrics")
+        assert status == 200, text
+        out: Samples = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                out[(s.name, frozenset(s.labels.items()))] = s.value
+        return out
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples called ``name`` whose labels include ``labels``."""
+        want = set(labels.items())
+        return sum(v for (n, ls), v in self.samples().items() if n == name and want <= ls)
+
+    def send(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def terminate(self, timeout_s: float) -> tuple[int, float]:
+        """SIGTERM, then wait; the exit code and seconds taken (killed after the timeout)."""
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"{self.name} still running {timeout_s:.0f}s after SIGTERM\n"
+                                 f"{self.tail()}") from None
+        return rc, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def run_check(config: Path) -> subprocess.CompletedProcess[str]:
+    """``peacewatch -c CONFIG check``, to completion."""
+    return subprocess.run([sys.executable, "-m", "peacewatch.cli", "-c", str(config), "check"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+
+def toml_str(value: object) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(str(value))
