@@ -40,6 +40,7 @@ from alerts.notification import Notification
 from alerts.silencing import ActiveSilence
 from peacewatch.errors import AlertError
 from peacewatch.models import DeliveryRecord, Development
+from peacewatch.sqlite import immediate, open_state
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
@@ -114,15 +115,12 @@ class DeliveryLog:
         if exclusive:
             self._lock_file = _lock(path)
         try:
-            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None,
-                                      check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
             # FULL: a "sent" mark must survive a power cut too, or the resend window grows.
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+            self.db = open_state(path, error=AlertError, what="delivery log", schema=_SCHEMA,
+                                 synchronous="FULL")
+        except AlertError:
             self.close()
-            raise AlertError(f"delivery log {path}: cannot open: {exc}") from exc
+            raise
 
     def close(self) -> None:
         if hasattr(self, "db"):
@@ -133,19 +131,8 @@ class DeliveryLog:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise AlertError(f"delivery log {self.path}: {exc}") from exc
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        try:
-            self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise AlertError(f"delivery log {self.path}: commit failed: {exc}") from exc
+        with immediate(self.db, error=AlertError, what=f"delivery log {self.path}") as db:
+            yield db
 
     # -- intake ------------------------------------------------------------------------------
 

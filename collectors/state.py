@@ -21,6 +21,7 @@ from typing import Any
 from collectors.health import FeedHealth
 from peacewatch.errors import CollectorError
 from peacewatch.models import RawItem
+from peacewatch.sqlite import immediate, open_state
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS published (
@@ -67,30 +68,18 @@ class CollectorState:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise CollectorError(f"collector state {path}: cannot open: {exc}") from exc
+        self._db = open_state(path, error=CollectorError, what="collector state", schema=_SCHEMA)
         self._lock = threading.Lock()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        what = f"collector state {self.path}"
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
+                with immediate(self._db, error=CollectorError, what=what) as db:
+                    yield db
             except sqlite3.Error as exc:
-                raise CollectorError(f"collector state {self.path}: {exc}") from exc
+                raise CollectorError(f"{what}: {exc}") from exc
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._lock:

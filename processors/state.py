@@ -33,6 +33,7 @@ from typing import Any
 
 from peacewatch.errors import ProcessorError
 from peacewatch.models import Development, Severity, SourceRef
+from peacewatch.sqlite import immediate, open_state
 from processors.stories import Story
 
 _SCHEMA = """
@@ -129,16 +130,7 @@ class ProcessorState:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise ProcessorError(f"processor state {path}: cannot open: {exc}") from exc
+        self._db = open_state(path, error=ProcessorError, what="processor state", schema=_SCHEMA)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -147,20 +139,9 @@ class ProcessorState:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One writer at a time; everything inside commits together or not at all."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise ProcessorError(f"processor state {self.path}: {exc}") from exc
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise ProcessorError(f"processor state {self.path}: commit: {exc}") from exc
+        with self._lock, immediate(self._db, error=ProcessorError,
+                                   what=f"processor state {self.path}"):
+            yield
 
     def _q(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         try:

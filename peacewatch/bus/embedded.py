@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from peacewatch.bus.base import (
@@ -27,6 +28,7 @@ from peacewatch.bus.base import (
     partition_for,
 )
 from peacewatch.errors import BusError, CommitFailed
+from peacewatch.sqlite import immediate, open_state
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL);
@@ -55,29 +57,12 @@ _SYNC_INTERVAL_S = 0.5
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection tuned for a shared, crash-safe log."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-    except sqlite3.Error as exc:
-        raise BusError(f"embedded bus: cannot open {path}: {exc}") from exc
-    return conn
+    return open_state(path, error=BusError, what="embedded bus")
 
 
-class _Tx:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time, rollback on error."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+def _writing(conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection]:
+    """One writer at a time, rollback on error."""
+    return immediate(conn, error=BusError, what="embedded bus")
 
 
 class EmbeddedBus(Bus):
@@ -93,7 +78,7 @@ class EmbeddedBus(Bus):
         self._conn.executescript(_SCHEMA)
 
     def ensure_topics(self, topics: Sequence[TopicConfig]) -> None:
-        with _Tx(self._conn) as db:
+        with _writing(self._conn) as db:
             db.executemany(
                 "INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)",
                 [(t.name, t.partitions) for t in topics],
@@ -162,7 +147,7 @@ class EmbeddedProducer(Producer):
             return
         ends: dict[tuple[str, int], int] = {}
         try:
-            with _Tx(self._db) as db:
+            with _writing(self._db) as db:
                 rows = []
                 for topic, part, key, value, ts in self._pending:
                     tp = (topic, part)
@@ -213,7 +198,7 @@ class EmbeddedConsumer(Consumer):
     def _sync(self) -> None:
         """Renew membership, hand back partitions now meant for others, take free ones."""
         now = time.time()
-        with _Tx(self._db) as db:
+        with _writing(self._db) as db:
             db.execute(
                 "INSERT OR REPLACE INTO members VALUES (?, ?, ?, ?)",
                 (self.group, self.member, json.dumps(self.topics), now),
@@ -307,7 +292,7 @@ class EmbeddedConsumer(Consumer):
         offsets = next_offsets(records)
         if not offsets:
             return
-        with _Tx(self._db) as db:
+        with _writing(self._db) as db:
             for (topic, part), off in offsets.items():
                 owner = db.execute(
                     "SELECT member FROM owners WHERE grp = ? AND topic = ? AND part = ?",
@@ -348,7 +333,7 @@ class EmbeddedConsumer(Consumer):
             return
         self._closed = True
         try:
-            with _Tx(self._db) as db:
+            with _writing(self._db) as db:
                 db.execute("DELETE FROM owners WHERE grp = ? AND member = ?",
                            (self.group, self.member))
                 db.execute("DELETE FROM members WHERE grp = ? AND member = ?",
