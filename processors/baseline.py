@@ -9,16 +9,15 @@ action than the known one -- is marked ``baseline=True`` and does not alert; a s
 
 from __future__ import annotations
 
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from peacewatch.errors import ConfigError
 from peacewatch.models import Severity
-from peacewatch.settings import describe_validation_error
+from peacewatch.settings import parse_toml_model
 from processors.patterns import TermSet, compile_terms
 from processors.text import fold
 
@@ -72,14 +71,7 @@ class Baseline(_Spec):
 
 def parse_baseline(text: str, origin: str = "baseline",
                    issue_ids: tuple[str, ...] | None = None) -> Baseline:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
-    try:
-        baseline = Baseline.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, origin)) from exc
+    baseline = parse_toml_model(text, Baseline, origin)
     source_ids = {s.id for s in baseline.sources}
     for state in baseline.known:
         if issue_ids is not None and state.issue not in issue_ids:

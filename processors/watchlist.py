@@ -7,14 +7,13 @@ and the key, so that a typo never turns into a classifier that silently matches 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from peacewatch.errors import ConfigError
-from peacewatch.settings import describe_validation_error
+from peacewatch.settings import parse_toml_model
 from processors.patterns import compile_terms
 
 RequiresScope = Literal["sentence", "title_or_sentence", "item"]
@@ -108,14 +107,7 @@ class Watchlist(_Spec):
 
 def parse_watchlist(text: str, origin: str = "watchlist") -> Watchlist:
     """Parse and validate TOML text; every pattern is compiled once here to refuse bad ones."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
-    try:
-        watchlist = Watchlist.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, origin)) from exc
+    watchlist = parse_toml_model(text, Watchlist, origin)
     _check_patterns(watchlist, origin)
     return watchlist
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -113,6 +114,22 @@ def describe_validation_error(exc: ValidationError, origin: str) -> str:
         reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         lines.append(f"{key}: {reason}")
     return f"invalid settings ({origin}): " + "; ".join(lines)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_toml_model(text: str, model: type[M], origin: str) -> M:
+    """A data file of seeds/ (watchlist, baseline): TOML validated into ``model``; any problem
+    is a ConfigError that names ``origin`` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, origin)) from exc
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
