@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peacewatch.models import IssueMatch
-from processors.patterns import TermSet, alternation, compile_terms, expand
+from processors.patterns import TermSet, compile_terms, expand, start_scanners
 from processors.text import fold, split_sentences
 from processors.watchlist import IssueSpec, Watchlist, load_watchlist
 
@@ -119,13 +119,12 @@ class IssueClassifier:
                            if watchlist.context.elsewhere else None)
         self._unnamed_factor = watchlist.context.unnamed_factor
         self._issues = tuple(_compile_issue(spec, groups) for spec in watchlist.issues)
+        self._all_need_context = all(issue.context for issue in self._issues)
         # One zero-width scan finds every position where some issue's term starts; each issue
         # then only tries those positions. Eleven full scans cost ten times more.
         every = [t for spec in watchlist.issues for s in spec.signals
                  for t in expand(s.terms, groups)]
-        lower, exact = alternation(every)
-        self._scan_lower = re.compile(f"(?=(?:{lower}))") if lower else None
-        self._scan_exact = re.compile(f"(?=(?:{exact}))") if exact else None
+        self._scan_lower, self._scan_exact = start_scanners(every)
 
     @classmethod
     def from_file(cls, path: Path, *, content_chars: int = 16000) -> IssueClassifier:
@@ -142,6 +141,8 @@ class IssueClassifier:
         if not doc.has_anywhere(self._context):
             unnamed = self._elsewhere is None or not doc.has_anywhere(self._elsewhere)
             factor = self._unnamed_factor if unnamed and self._unnamed_factor else 0.0
+        if not factor and self._all_need_context:
+            return ()  # most news is not about this war: no need to scan it for terms
         starts = _Starts(
             [m.start() for m in self._scan_lower.finditer(doc.lowered)]
             if self._scan_lower is not None else [],

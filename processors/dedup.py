@@ -22,7 +22,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from processors.text import canonical_title, canonical_url, content_hash, content_words
+from processors.text import canonical_title, canonical_url, content_words
 
 NUM_PERM = 128
 BANDS = 32  # 32 bands of 4 rows: a pair with Jaccard 0.5 is a candidate with p = 0.87, 0.6: 0.99
@@ -32,7 +32,10 @@ _ROWS = NUM_PERM // BANDS
 # compare equal across processes and restarts.
 _WORDS_PER_DIGEST = 16
 _KEYS = tuple(f"peacewatch-minhash-{i}".encode() for i in range(NUM_PERM // _WORDS_PER_DIGEST))
-_UNPACK = struct.Struct(f"<{_WORDS_PER_DIGEST}I").unpack
+_KEYED = tuple(hashlib.blake2b(digest_size=64, key=key) for key in _KEYS)
+# One unpack of all of a token's digests at once, by number of digests.
+_UNPACK_ALL = {n: struct.Struct(f"<{n * _WORDS_PER_DIGEST}I").unpack
+               for n in range(1, len(_KEYS) + 1)}
 TITLE_PERM = 32
 MIN_BODY_WORDS = 8
 MIN_TITLE_WORDS = 3
@@ -74,10 +77,12 @@ class NearDupThresholds:
 
 def _hashes(token: str, digests: int) -> tuple[int, ...]:
     data = token.encode("utf-8")
-    out: tuple[int, ...] = ()
-    for key in _KEYS[:digests]:
-        out += _UNPACK(hashlib.blake2b(data, digest_size=64, key=key).digest())
-    return out
+    parts = []
+    for keyed in _KEYED[:digests]:
+        h = keyed.copy()  # a keyed hasher copied costs less than one keyed anew
+        h.update(data)
+        parts.append(h.digest())
+    return _UNPACK_ALL[digests](b"".join(parts))
 
 
 def minhash(tokens: Iterable[str], num_perm: int = NUM_PERM) -> tuple[int, ...] | None:
@@ -178,10 +183,11 @@ def lsh_keys(fp: Fingerprint) -> list[str]:
     return keys
 
 
-def exact_keys(url: str | None, title: str, body: str) -> list[str]:
-    """Keys under which an exact copy would be found: canonical URL and content hash.
-    (The item id is checked on its own: the same id again is an update, not a copy.)"""
-    keys = [f"hash:{content_hash(title, body)}"]
+def exact_keys(url: str | None, digest: str) -> list[str]:
+    """Keys under which an exact copy would be found: canonical URL and content hash
+    (``text.content_hash`` of title and body). The item id is checked on its own: the same
+    id again is an update, not a copy."""
+    keys = [f"hash:{digest}"]
     canonical = canonical_url(url)
     if canonical:
         keys.append(f"url:{canonical}")

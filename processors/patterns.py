@@ -163,6 +163,24 @@ def alternation(terms: Iterable[str]) -> tuple[str | None, str | None]:
     return ("|".join(branches) or None), ("|".join(exact) or None)
 
 
+def start_scanners(terms: Iterable[str]) -> tuple[re.Pattern[str] | None,
+                                                 re.Pattern[str] | None]:
+    """Zero-width patterns that match wherever one of ``terms`` starts: (against lower-cased
+    text, against text as written), like ``alternation``.
+
+    Inside a lookahead, ``re`` tries every branch at every position. Plain and case-sensitive
+    terms all begin at a word start, and so do raw terms written with a leading ``\\b``; when
+    every term does, that one test stands outside the lookahead and rejects most positions
+    before any branch is tried (several times faster on news text).
+    """
+    terms = list(terms)
+    lower, exact = alternation(terms)
+    bounded = all(t[3:].startswith("\\b") for t in terms if t.startswith("re:"))
+    guard = r"\b" if bounded else ""
+    return (re.compile(f"{guard}(?=(?:{lower}))") if lower else None,
+            re.compile(f"{_WORD_START}(?=(?:{exact}))") if exact else None)
+
+
 class TermSet:
     """Compiled terms. Plain and raw terms match lower-cased text (``lowered``); the few
     case-sensitive ones match the text as written. Both texts must be sentence-aligned."""

@@ -1,10 +1,11 @@
-"""Pure per-item steps shared by the stage and the batch tools.
+"""Pure per-item steps of the processors stage.
 
-``normalise`` turns a raw item into the text the classifier and the deduplicator read;
-``classify_item`` makes the ``ClassifiedItem``; ``fan_out`` makes one copy per matched issue
-(the classified topic is keyed by an item's first issue, so each copy reaches the processor
-that owns that issue's stories); ``report_for`` turns a classified item into the ``Report``
-the story clusterer places.
+- ``normalise`` turns a raw item into the text the classifier and the deduplicator read;
+- ``classified_item`` makes the ``ClassifiedItem`` of a classification; its canonical title
+  and language are worked out only then, since most items match nothing and are not published;
+- ``fan_out`` makes one copy per matched issue (the classified topic is keyed by an item's
+  first issue, so each copy reaches the processor that owns that issue's stories);
+- ``report_for`` turns a classified item into the ``Report`` the story clusterer places.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import datetime
 
 from peacewatch.models import ClassifiedItem, IssueMatch, RawItem
 from processors.actions import ActionDetector
-from processors.classify import IssueClassifier
 from processors.stories import Report, story_terms
 from processors.text import canonical_title, collapse, content_hash, detect_language, html_to_text
 
@@ -22,11 +22,9 @@ from processors.text import canonical_title, collapse, content_hash, detect_lang
 @dataclass(frozen=True, slots=True)
 class Normalised:
     title: str  # plain text
-    canonical_title: str
     summary: str  # plain text, line breaks at block ends
     content: str
-    language: str | None
-    content_hash: str
+    content_hash: str  # of title and body: the exact-copy key (dedup.exact_keys)
 
     @property
     def body(self) -> str:
@@ -38,26 +36,24 @@ def normalise(item: RawItem) -> Normalised:
     title = collapse(html_to_text(item.title))
     summary = html_to_text(item.summary)
     content = html_to_text(item.content) if item.content else ""
-    language = item.language or detect_language(f"{title}\n{summary}\n{content[:2000]}")
-    if language:
-        language = language.split("-", 1)[0].lower()
-    return Normalised(
-        title=title,
-        canonical_title=canonical_title(title),
-        summary=summary,
-        content=content,
-        language=language,
-        content_hash=content_hash(title, content or summary),
-    )
+    body = content if len(content) > len(summary) else summary
+    return Normalised(title=title, summary=summary, content=content,
+                      content_hash=content_hash(title, body))
 
 
-def classify_item(item: RawItem, text: Normalised, classifier: IssueClassifier, *,
-                  now: datetime, duplicate_of: str | None = None) -> ClassifiedItem:
-    issues = classifier.classify(text.title, text.summary, text.content)
+def language_of(item: RawItem, text: Normalised) -> str | None:
+    """The feed's language tag (primary subtag), else the one the text shows."""
+    language = item.language or detect_language(
+        f"{text.title}\n{text.summary}\n{text.content[:2000]}")
+    return language.split("-", 1)[0].lower() if language else None
+
+
+def classified_item(item: RawItem, text: Normalised, issues: tuple[IssueMatch, ...], *,
+                    now: datetime, duplicate_of: str | None = None) -> ClassifiedItem:
     return ClassifiedItem(
         item=item,
-        canonical_title=text.canonical_title,
-        language=text.language,
+        canonical_title=canonical_title(text.title),
+        language=language_of(item, text),
         issues=issues,
         duplicate_of=duplicate_of,
         classified_at=now,

@@ -125,13 +125,26 @@ def story_from_json(data: str) -> Story:
     )
 
 
+_FILE_LOCKS: dict[Path, threading.RLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> threading.RLock:
+    """One lock per state file in this process. The two steps write the same file from two
+    threads; SQLite alone would make the second writer poll with sleeps of up to 100 ms,
+    where a lock hands over as soon as the first commits. Other processes still meet
+    SQLite's own lock."""
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path.resolve(), threading.RLock())
+
+
 class ProcessorState:
     """The SQLite state; every method is one statement, grouped by ``transaction()``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = open_state(path, error=ProcessorError, what="processor state", schema=_SCHEMA)
-        self._lock = threading.RLock()
+        self._lock = _file_lock(path)
 
     def close(self) -> None:
         self._db.close()
@@ -151,10 +164,11 @@ class ProcessorState:
 
     # -- offsets and outbox ------------------------------------------------------------------
 
-    def handled(self, group: str, topic: str, part: int, offset: int) -> bool:
+    def next_offset(self, group: str, topic: str, part: int) -> int:
+        """The first offset of an input partition not handled yet (records below it were)."""
         row = self._q("SELECT next_off FROM offsets WHERE grp = ? AND topic = ? AND part = ?",
                       (group, topic, part)).fetchone()
-        return row is not None and offset < row[0]
+        return int(row[0]) if row is not None else 0
 
     def advance(self, group: str, topic: str, part: int, offset: int) -> None:
         self._q("INSERT INTO offsets VALUES (?, ?, ?, ?) ON CONFLICT (grp, topic, part) "
@@ -298,12 +312,15 @@ class ProcessorState:
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def prune(self, *, index_before: float, stories_before: float, seen_before: float) -> None:
-        """Forget what is past its retention: the near-duplicate index and stories by item
-        time, the seen items and exact keys by the time they were processed."""
+    def prune_seen(self, *, before: float) -> None:
+        """Forget the seen items and exact keys processed before ``before`` (first step)."""
+        with self.transaction():
+            self._q("DELETE FROM seen WHERE at < ?", (before,))
+            self._q("DELETE FROM exact_keys WHERE at < ?", (before,))
+
+    def prune_stories(self, *, index_before: float, stories_before: float) -> None:
+        """Forget, by item time, the near-duplicate index and the stories (second step)."""
         with self.transaction():
             self._q("DELETE FROM nd_keys WHERE at < ?", (index_before,))
             self._q("DELETE FROM placed WHERE at < ?", (index_before,))
             self._q("DELETE FROM stories WHERE last_seen < ?", (stories_before,))
-            self._q("DELETE FROM seen WHERE at < ?", (seen_before,))
-            self._q("DELETE FROM exact_keys WHERE at < ?", (seen_before,))

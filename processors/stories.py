@@ -19,6 +19,7 @@ state of ``seeds/baseline.toml`` with no stronger action) are marked ``baseline=
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -55,7 +56,7 @@ def story_terms(title: str, body: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in words if w not in STORY_STOPWORDS and not w.isdigit())
 
 
-def overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, int]:
+def overlap(a: AbstractSet[str], b: AbstractSet[str]) -> tuple[float, int]:
     """Overlap coefficient |a & b| / min(|a|, |b|), and the number of shared terms."""
     if not a or not b:
         return 0.0, 0
@@ -63,7 +64,8 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, int]:
     return shared / min(len(a), len(b)), shared
 
 
-def enough_shared(shared: int, a: frozenset[str], b: frozenset[str], min_shared: int) -> bool:
+def enough_shared(shared: int, a: AbstractSet[str], b: AbstractSet[str], min_shared: int,
+                  ) -> bool:
     """``min_shared`` terms in common -- fewer for headlines of only a few terms (but two)."""
     return shared >= min(min_shared, max(2, min(len(a), len(b)) // 2 + 1))
 
@@ -91,8 +93,8 @@ class Story:
     parties: list[str] = field(default_factory=list)
     baseline: bool = False
 
-    def term_set(self) -> frozenset[str]:
-        return frozenset(self.terms)
+    def term_set(self) -> AbstractSet[str]:
+        return self.terms.keys()  # a live view: no copy per comparison
 
     def absorb(self, report: Report) -> None:
         """Add a report's terms, source, item and time (the caller decides developments)."""

@@ -13,13 +13,14 @@ import unicodedata
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_WHITESPACE = re.compile(r"\s+")
 # Zero-width and soft-hyphen characters that feeds leave inside words.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'",
-                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"',
-                         "\u00bb": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-",
-                         "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " "})
+_ASCII_FORMS = {"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"',
+                "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2010": "-",
+                "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+                "\u00a0": " "}
+# Typographic quotes and dashes made ASCII, and invisible characters dropped, in one pass.
+_FOLD: dict[int, str | None] = {**{ord(k): v for k, v in _ASCII_FORMS.items()}, **_INVISIBLE}
 # Tags whose text is never shown to a reader.
 _SKIPPED_TAGS = frozenset({"script", "style", "template", "noscript", "head"})
 _BLOCK_TAGS = frozenset({
@@ -52,7 +53,8 @@ class _TextExtractor(HTMLParser):
 
 def collapse(text: str) -> str:
     """One space between words, no leading or trailing space."""
-    return _WHITESPACE.sub(" ", text.translate(_INVISIBLE)).strip()
+    # str.split() splits on exactly the characters re's \s matches (str.isspace).
+    return " ".join((text if text.isascii() else text.translate(_INVISIBLE)).split())
 
 
 def html_to_text(markup: str) -> str:
@@ -75,7 +77,9 @@ def _tidy_lines(text: str) -> str:
 
 def fold(text: str) -> str:
     """The form patterns are matched against: NFKC, typographic quotes and dashes made ASCII."""
-    return unicodedata.normalize("NFKC", text).translate(_QUOTES).translate(_INVISIBLE)
+    if text.isascii():  # nothing to fold: the common case, and the cheapest test
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_FOLD)
 
 
 # --- sentences ----------------------------------------------------------------------------------
@@ -110,8 +114,9 @@ def split_sentences(text: str) -> list[str]:
 
 # --- language -----------------------------------------------------------------------------------
 
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+# Runs, not single letters: counting the letters of a few runs is cheaper than of a long list.
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]+")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 _UK_LETTERS = re.compile(r"[іїєґІЇЄҐ]")
 _RU_LETTERS = re.compile(r"[ыэъёЫЭЪЁ]")
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
@@ -133,6 +138,10 @@ _UK_STOPWORDS = wordlist("і та що не на як це до від за ал
 _RU_STOPWORDS = wordlist("и что не на как это до от за но для он она они был также")
 
 
+def _count_in(words: list[str], vocabulary: frozenset[str]) -> int:
+    return sum(map(vocabulary.__contains__, words))
+
+
 def detect_language(text: str) -> str | None:
     """``en``, ``uk`` or ``ru`` from the script, letters and stop words; None when unsure.
 
@@ -140,22 +149,21 @@ def detect_language(text: str) -> str | None:
     (і ї є ґ against ы э ъ ё) decide, with their stop words as a tie-break.
     """
     sample = text[:4000]
-    cyrillic = len(_CYRILLIC.findall(sample))
-    latin = len(_LATIN.findall(sample))
+    cyrillic = sum(map(len, _CYRILLIC.findall(sample)))
+    latin = sum(map(len, _LATIN.findall(sample)))
     if cyrillic + latin < 3:
         return None
+    words = list(map(str.lower, _WORD.findall(sample)))
     if cyrillic > latin:
-        words = [w.lower() for w in _WORD.findall(sample)]
-        uk = len(_UK_LETTERS.findall(sample)) * 2 + sum(w in _UK_STOPWORDS for w in words)
-        ru = len(_RU_LETTERS.findall(sample)) * 2 + sum(w in _RU_STOPWORDS for w in words)
+        uk = len(_UK_LETTERS.findall(sample)) * 2 + _count_in(words, _UK_STOPWORDS)
+        ru = len(_RU_LETTERS.findall(sample)) * 2 + _count_in(words, _RU_STOPWORDS)
         if uk == ru:
             return None
         return "uk" if uk > ru else "ru"
-    words = [w.lower() for w in _WORD.findall(sample)]
     if not words:
         return None
-    hits = sum(w in _EN_STOPWORDS for w in words)
-    if sum(w in _OTHER_LATIN_STOPWORDS for w in words) >= max(hits, 1):
+    hits = _count_in(words, _EN_STOPWORDS)
+    if _count_in(words, _OTHER_LATIN_STOPWORDS) >= max(hits, 1):
         return None
     # Headlines are short and drop function words: one stop word in a short text is enough.
     if hits >= 2 or (len(words) <= 14 and hits >= 1) or hits / len(words) >= 0.08:

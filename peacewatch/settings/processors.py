@@ -52,6 +52,10 @@ class ProcessorsSettings(Section):
     # Second step (stories and developments) consumes the classified topic in this group.
     stories_group: str = Field(default="peacewatch-processors-stories", min_length=1)
     batch_size: int = Field(default=1000, ge=1, le=10_000)
+    # Publish items that match no issue to the classified topic too (key "none"), for a
+    # consumer that wants every classification. Off: most news matches nothing, and the
+    # stories step has nothing to do with it.
+    publish_unmatched: bool = False
     # Characters of an item's full content read by the classifier (title and summary always).
     content_chars: int = Field(default=16000, ge=0)
     neardup: NearDupSettings = NearDupSettings()

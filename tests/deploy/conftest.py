@@ -73,12 +73,12 @@ def populate(metrics: Metrics) -> Metrics:
     for seconds in (4.0, 35.0, 610.0):
         m.end_to_end_latency.observe(seconds)
     m.dead_letters.labels(topic="peacewatch.items.raw").inc()
-    for stage, topic in (("processors", "peacewatch.items.raw"),
+    for stage, topic in (("classify", "peacewatch.items.raw"),
                          ("alerts", "peacewatch.developments")):
         for partition in range(3):
             m.consumer_lag.labels(stage=stage, topic=topic, partition=str(partition)).set(
                 partition * 7)
-    for stage in ("collectors", "processors", "alerts"):
+    for stage in ("collectors", "classify", "stories", "alerts"):
         m.stage_up.labels(stage=stage).set(1)
     return m
 

@@ -26,10 +26,8 @@ from peacewatch import __version__
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO_ROOT / "deploy" / "prometheus" / "peacewatch-rules.yml"
 PEACEWATCH = Path(sys.executable).parent / "peacewatch"
-# TODO(issue 6): switch to "run" (every stage in one process) once the processors package has
-# its stage module; until then `peacewatch run` exits with "stage package 'processors' has no
-# stage module", and the collectors stage alone is the running peacewatch scraped here.
-PEACEWATCH_COMMAND = "collect"
+# Every stage in one process: each one's stage_up series is scraped.
+PEACEWATCH_COMMAND = "run"
 STARTUP_TIMEOUT_S = 15.0
 
 T = TypeVar("T")
@@ -186,7 +184,7 @@ def test_prometheus_scrapes_peacewatch_and_loads_the_rules(
     assert up["value"][1] == "1"
     stages = {s["metric"]["stage"]: s["value"][1]
               for s in instant(url, 'peacewatch_stage_up{job="peacewatch"}')}
-    assert stages == {"collectors": "1"}
+    assert stages == {"collectors": "1", "classify": "1", "stories": "1", "alerts": "1"}
 
     # The rule groups as written in the rules file, each rule evaluated without error on live
     # data (health "unknown" until the first evaluation, "err" with lastError if it failed).
@@ -206,7 +204,7 @@ def test_prometheus_scrapes_peacewatch_and_loads_the_rules(
         assert loaded[group["name"]]["file"] == str(RULES_FILE)
     alerts = {r["name"]: r for g in groups for r in g["rules"] if r["type"] == "alerting"}
     assert "PeacewatchStageDown" in alerts
-    # A healthy collector without feeds trips nothing, not even a pending alert: the
+    # A healthy peacewatch without feeds trips nothing, not even a pending alert: the
     # never-polled gauge (0) is neither "stale" nor "never polled" without feeds.
     active = [(a["labels"]["alertname"], a["state"]) for a in api(url, "alerts")["alerts"]]
     assert active == []

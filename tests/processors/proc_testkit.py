@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,10 +20,18 @@ import pytest
 from peacewatch.bus import open_bus
 from peacewatch.bus.events import EventBus
 from peacewatch.metrics import Metrics
-from peacewatch.models import DEVELOPMENTS, RAW_ITEMS, Event, RawItem, TopicSpec, stable_hash
+from peacewatch.models import (
+    CLASSIFIED_ITEMS,
+    DEVELOPMENTS,
+    RAW_ITEMS,
+    Event,
+    RawItem,
+    TopicSpec,
+    stable_hash,
+)
 from peacewatch.settings import Settings, load_settings
 from peacewatch.stage import StageContext
-from processors.stage import ProcessorStage
+from processors.stage import ClassifyStage, StoriesStage
 
 REPO = Path(__file__).resolve().parents[2]
 E = TypeVar("E", bound=Event)
@@ -65,7 +74,30 @@ def publish(events: EventBus, spec: TopicSpec[E], items: list[E]) -> None:
     publisher.close()
 
 
-def run_until(stage: ProcessorStage, done: Callable[[], bool], timeout_s: float = 60.0,
+class Processors:
+    """Both processor steps, driven in turn on the test's thread (as burst mode drives them)."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.classify = ClassifyStage(ctx)
+        self.stories = StoriesStage(ctx)
+        self.stages = (self.classify, self.stories)
+
+    def start(self) -> None:
+        for stage in self.stages:
+            stage.start()
+
+    def step(self, timeout_s: float) -> int:
+        return sum(stage.step(timeout_s) for stage in self.stages)
+
+    def stop(self) -> None:
+        for stage in self.stages:
+            stage.stop()
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        return {**self.classify.lag(), **self.stories.lag()}
+
+
+def run_until(stage: Processors, done: Callable[[], bool], timeout_s: float = 60.0,
               step_s: float = 0.2) -> None:
     """Step the stage until ``done()`` (checked after idle steps) or fail after the timeout."""
     deadline = time.monotonic() + timeout_s
@@ -103,23 +135,32 @@ class Reader:
         self.consumer.close()
 
 
-def reference_development_ids(items: list[RawItem], tmp_path: Path) -> list[str]:
-    """The developments of an uninterrupted run (embedded bus, one partition)."""
+@dataclass(frozen=True)
+class Reference:
+    """What an uninterrupted run (embedded bus, one partition) outputs."""
+
+    development_ids: list[str]
+    classified_ids: set[str]  # items published to the classified topic
+
+
+def reference_run(items: list[RawItem], tmp_path: Path) -> Reference:
     settings = make_settings(tmp_path / "reference", unique="ref", partitions=1)
     ctx = context(settings)
     publish(ctx.events, RAW_ITEMS, items)
-    reader = Reader(ctx.events, DEVELOPMENTS, "read-ref")
-    stage = ProcessorStage(ctx)
+    developments = Reader(ctx.events, DEVELOPMENTS, "read-ref")
+    classified = Reader(ctx.events, CLASSIFIED_ITEMS, "read-ref-c")
+    stage = Processors(ctx)
     stage.start()
     try:
         run_until(stage, lambda: True)
     finally:
         stage.stop()
-    ids = [d.development_id for d in reader.read()]
-    reader.close()
+    reference = Reference([d.development_id for d in developments.read()],
+                          {c.item.item_id for c in classified.read()})
+    developments.close()
+    classified.close()
     ctx.events.close()
-    return ids
-
+    return reference
 
 
 # --- synthetic but realistic items -------------------------------------------------------------

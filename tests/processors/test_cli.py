@@ -4,11 +4,19 @@ import json
 from pathlib import Path
 
 import pytest
-from proc_testkit import REPO, T0, context, make_settings, publish, raw_item, run_until
+from proc_testkit import (
+    REPO,
+    T0,
+    Processors,
+    context,
+    make_settings,
+    publish,
+    raw_item,
+    run_until,
+)
 
 from peacewatch.cli import main
 from peacewatch.models import RAW_ITEMS
-from processors.stage import ProcessorStage
 
 ITEMS: list[dict[str, object]] = [
     {"id": "1", "title": "Russia and Ukraine agree Black Sea ceasefire",
@@ -131,7 +139,7 @@ def test_timeline_prints_an_issues_stories(
         raw_item("t2", "Kyiv accepts Easter truce proposed by the Kremlin", source="other",
                  at=T0.replace(hour=12)),
     ])
-    stage = ProcessorStage(ctx)
+    stage = Processors(ctx)
     stage.start()
     run_until(stage, lambda: True)
     stage.stop()

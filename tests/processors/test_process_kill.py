@@ -19,7 +19,7 @@ from proc_testkit import (
     context,
     make_settings,
     publish,
-    reference_development_ids,
+    reference_run,
     synthetic_items,
 )
 
@@ -96,7 +96,8 @@ def test_sigkill_twice_mid_stream_then_restart(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, unique: str
 ) -> None:
     items = synthetic_items(TOTAL, seed=11)
-    expected = reference_development_ids(items, tmp_path)
+    reference = reference_run(items, tmp_path)
+    expected = reference.development_ids
     settings = make_settings(tmp_path, backend=backend, partitions=1, unique=unique,
                              bootstrap=bootstrap_for(backend, request))
     ctx = context(settings)
@@ -114,7 +115,8 @@ def test_sigkill_twice_mid_stream_then_restart(
     try:
         developments.until(lambda d: len({e.development_id for e in d}) >= len(expected)
                            and progress(settings) == TOTAL, timeout_s=120)
-        classified.until(lambda c: len({e.item.item_id for e in c}) == TOTAL, timeout_s=60)
+        classified.until(lambda c: {e.item.item_id for e in c} == reference.classified_ids,
+                         timeout_s=60)
         time.sleep(1.0)  # anything emitted twice would show up by now
         developments.read()
     finally:

@@ -7,7 +7,7 @@ import pytest
 from peacewatch.errors import ConfigError
 from peacewatch.settings import load_settings
 from processors.check import check
-from processors.stage import ProcessorStage, baseline_path, watchlist_path
+from processors.stage import ClassifyStage, baseline_path, watchlist_path
 
 
 def test_defaults_point_at_the_seeds(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_a_bad_watchlist_stops_the_stage_at_build_and_reload_keeps_the_old(
 
     settings = make_settings(tmp_path, unique="reload")
     ctx = context(settings)
-    stage = ProcessorStage(ctx)
+    stage = ClassifyStage(ctx)
     before = stage.decisions
     broken = tmp_path / "broken.toml"
     broken.write_text("not toml [", encoding="utf-8")
@@ -74,12 +74,12 @@ def test_a_bad_watchlist_stops_the_stage_at_build_and_reload_keeps_the_old(
     stage.reload(good)
     assert "extra" in stage.decisions.classifier.issue_ids
     with pytest.raises(ConfigError):
-        ProcessorStage(type(ctx)(settings=bad, events=ctx.events, metrics=ctx.metrics))
+        ClassifyStage(type(ctx)(settings=bad, events=ctx.events, metrics=ctx.metrics))
     ctx.events.close()
 
 
 def test_lag_covers_both_hops(tmp_path: Path) -> None:
-    from proc_testkit import context, make_settings, publish, raw_item
+    from proc_testkit import Processors, context, make_settings, publish, raw_item
 
     from peacewatch.models import CLASSIFIED_ITEMS, RAW_ITEMS
 
@@ -87,7 +87,7 @@ def test_lag_covers_both_hops(tmp_path: Path) -> None:
     ctx = context(settings)
     publish(ctx.events, RAW_ITEMS, [raw_item("l1", "Kyiv rejects truce"),
                                     raw_item("l2", "Kremlin offers truce")])
-    stage = ProcessorStage(ctx)
+    stage = Processors(ctx)
     assert stage.lag() == {}
     stage.start()
     while stage.step(0.1):

@@ -13,19 +13,20 @@ from typing import Any
 import pytest
 from proc_testkit import (
     T0,
+    Processors,
     Reader,
     bootstrap_for,
     context,
     make_settings,
     publish,
     raw_item,
-    reference_development_ids,
+    reference_run,
     run_until,
     synthetic_items,
 )
 
 from peacewatch.models import CLASSIFIED_ITEMS, DEVELOPMENTS, RAW_ITEMS, RawItem, Severity
-from processors.stage import ProcessorStage, build
+from processors.stage import ClassifyStage, StoriesStage, build
 from processors.state import ProcessorState
 
 pytestmark = pytest.mark.timeout(240)
@@ -68,12 +69,12 @@ def test_items_in_classified_and_developments_out(
     publish(ctx.events, RAW_ITEMS, scenario())
     classified = Reader(ctx.events, CLASSIFIED_ITEMS, f"read-c-{unique}")
     developments = Reader(ctx.events, DEVELOPMENTS, f"read-d-{unique}")
-    stage = build(ctx)
-    assert isinstance(stage, ProcessorStage)
+    stage = Processors(ctx)
     stage.start()
     try:
-        run_until(stage, lambda: {"a1", "a3", "b1", "c1", "d1"}
-                  <= {c.item.item_id for c in classified.read()})
+        run_until(stage, lambda: {"a1", "a3", "b1", "d1"}
+                  <= {c.item.item_id for c in classified.read()}
+                  and stage.lag() and not any(stage.lag().values()))
         publish(ctx.events, RAW_ITEMS, [LATER])
         run_until(stage, lambda: "b2" in {c.item.item_id for c in classified.read()}
                   and any(d.severity == Severity.SIGNED for d in developments.read()))
@@ -89,7 +90,7 @@ def test_items_in_classified_and_developments_out(
     assert "ceasefire" in issues
     assert sorted(c.issues[0].issue_id for c in a1) == sorted(issues)
     assert all({m.issue_id for m in c.issues} == issues for c in a1)
-    assert by_id["c1"][0].issues == () and len(by_id["c1"]) == 1
+    assert "c1" not in by_id, "an item that matched nothing is not published by default"
     assert by_id["a1"][0].language == "en"
 
     devs = developments.events
@@ -131,7 +132,15 @@ class Crash(Exception):
     """Stands for the process dying at one point of the publish cycle."""
 
 
-def arm_crash(stage: ProcessorStage, point: str) -> list[bool]:
+def test_build_gives_both_steps_each_for_its_own_thread(tmp_path: Path) -> None:
+    ctx = context(make_settings(tmp_path))
+    classify, stories = build(ctx)
+    assert isinstance(classify, ClassifyStage) and isinstance(stories, StoriesStage)
+    assert (classify.name, stories.name) == ("classify", "stories")
+    ctx.events.close()
+
+
+def arm_crash(stage: StoriesStage, point: str) -> list[bool]:
     """Make the stage die once, at ``point``, on the first publish that carries developments."""
     fired = [False]
     publish_rows = stage._publish
@@ -166,38 +175,68 @@ def test_crash_and_restart_loses_nothing_and_emits_no_development_twice(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     items = synthetic_items(120, seed=3)
-    expected = reference_development_ids(items, tmp_path)
+    reference = reference_run(items, tmp_path)
+    expected = reference.development_ids
     assert len(expected) >= 10
     settings = make_settings(tmp_path, backend=backend, partitions=1, batch_size=25,
                              bootstrap=bootstrap_for(backend, request), unique=unique)
     ctx = context(settings)
     publish(ctx.events, RAW_ITEMS, items)
-    stage = build(ctx)
-    assert isinstance(stage, ProcessorStage)
-    fired = arm_crash(stage, point)
+    stage = Processors(ctx)
+    fired = arm_crash(stage.stories, point)
     stage.start()
     with pytest.raises(Crash):
         run_until(stage, lambda: False, timeout_s=90)
     assert fired[0]
     stage.stop()  # the process is gone: its consumers leave, nothing more is committed
 
-    caplog.set_level(logging.INFO, logger="peacewatch.processors")
-    restarted = ProcessorStage(context(settings))
+    caplog.set_level(logging.INFO, logger="peacewatch.stories")
+    restarted = Processors(context(settings))
     restarted.start()
     developments = Reader(ctx.events, DEVELOPMENTS, f"read-d-{unique}")
     classified = Reader(ctx.events, CLASSIFIED_ITEMS, f"read-c-{unique}")
     try:
         run_until(restarted, lambda: len(developments.read()) >= len(expected)
-                  and len({c.item.item_id for c in classified.read()}) == len(items))
+                  and {c.item.item_id for c in classified.read()} == reference.classified_ids)
     finally:
         restarted.stop()
     ids = [d.development_id for d in developments.read()]
     assert [i for i, n in Counter(ids).items() if n > 1] == [], "a development was emitted twice"
     assert set(ids) == set(expected), "a development was lost or is new"
-    assert {c.item.item_id for c in classified.events} == {i.item_id for i in items}
+    assert {c.item.item_id for c in classified.events} == reference.classified_ids
     recovered = [r.getMessage() for r in caplog.records if "already published" in r.getMessage()]
     # Only the crash between publishing and forgetting leaves published rows behind.
     assert bool(recovered) is (point == "after_flush")
     developments.close()
     classified.close()
     ctx.events.close()
+
+
+def classified_by_id(tmp_path: Path, items: list[RawItem], **processors: Any,
+                     ) -> dict[str, tuple[str, tuple[Any, ...]]]:
+    """(key, issues) of what the classified topic holds, per item, after one run."""
+    ctx = context(make_settings(tmp_path, unique=tmp_path.name, partitions=1, **processors))
+    publish(ctx.events, RAW_ITEMS, items)
+    reader = Reader(ctx.events, CLASSIFIED_ITEMS, f"read-{tmp_path.name}")
+    stage = Processors(ctx)
+    stage.start()
+    try:
+        run_until(stage, lambda: not any(stage.lag().values()))
+    finally:
+        stage.stop()
+    out = {c.item.item_id: (c.issue_key, c.issues) for c in reader.read()}
+    reader.close()
+    ctx.events.close()
+    return out
+
+
+def test_unmatched_items_are_published_only_when_asked(tmp_path: Path) -> None:
+    items = [raw_item("g1", "Gaza ceasefire talks resume in Cairo",
+                      "Mediators met Hamas and Israeli negotiators."),
+             raw_item("u1", "Russia and Ukraine agree 30-day halt to strikes on energy "
+                      "infrastructure", ENERGY)]
+    default = classified_by_id(tmp_path / "default", items)
+    asked = classified_by_id(tmp_path / "asked", items, publish_unmatched=True)
+    assert set(default) == {"u1"}
+    assert set(asked) == {"g1", "u1"}
+    assert asked["g1"] == ("none", ())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,12 +21,11 @@ def state(tmp_path: Path) -> ProcessorState:
 
 def test_offsets_make_redelivery_visible(state: ProcessorState) -> None:
     with state.transaction():
-        assert not state.handled("g", "t", 0, 5)
+        assert state.next_offset("g", "t", 0) == 0
         state.advance("g", "t", 0, 5)
         state.advance("g", "t", 0, 3)  # never moves back
-    assert state.handled("g", "t", 0, 5) and state.handled("g", "t", 0, 0)
-    assert not state.handled("g", "t", 0, 6) and not state.handled("g", "t", 1, 0)
-    assert not state.handled("other", "t", 0, 0)
+    assert state.next_offset("g", "t", 0) == 6
+    assert state.next_offset("g", "t", 1) == 0 and state.next_offset("other", "t", 0) == 0
 
 
 def test_outbox_rows_by_group_and_partition(state: ProcessorState) -> None:
@@ -41,11 +41,41 @@ def test_outbox_rows_by_group_and_partition(state: ProcessorState) -> None:
     assert [r.part for r in state.outbox("g")] == [0]
 
 
+def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
+    """The two steps write one file from two threads: the second writer waits for the first
+    to commit, instead of failing with "database is locked" or interleaving."""
+    import threading
+
+    path = tmp_path / "shared.sqlite3"
+    first, second = ProcessorState(path), ProcessorState(path)
+    order: list[str] = []
+    inside = threading.Event()
+
+    def write_second() -> None:
+        inside.wait()
+        with second.transaction():
+            order.append("second")
+            second.advance("g2", "t", 0, 1)
+
+    thread = threading.Thread(target=write_second)
+    thread.start()
+    with first.transaction():
+        inside.set()
+        thread.join(0.3)  # the second writer is blocked while the first is open
+        order.append("first")
+        first.advance("g1", "t", 0, 1)
+    thread.join(5)
+    assert order == ["first", "second"]
+    assert first.next_offset("g2", "t", 0) == 2 and second.next_offset("g1", "t", 0) == 2
+    first.close()
+    second.close()
+
+
 def test_a_failed_transaction_leaves_nothing(state: ProcessorState) -> None:
     with pytest.raises(RuntimeError), state.transaction():
         state.advance("g", "t", 0, 9)
         raise RuntimeError("boom")
-    assert not state.handled("g", "t", 0, 0)
+    assert state.next_offset("g", "t", 0) == 0
 
 
 def test_stories_developments_and_placed_items_survive_reopening(tmp_path: Path) -> None:
@@ -82,3 +112,19 @@ def test_unusable_state_path_is_a_processor_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ProcessorError, match="cannot open"):
         ProcessorState(blocker / "state.sqlite3")
+
+
+def test_each_step_prunes_its_own_tables(state: ProcessorState) -> None:
+    old, new = T.timestamp() - 86400, T.timestamp()
+    with state.transaction():
+        state.mark_seen("old", 0, 0, "h1")
+        state.claim_keys(["hash:h1"], "old", 0)
+    state.prune_seen(before=time.time() + 1)
+    assert state.seen("old") is None and state.exact_owner(["hash:h1"]) is None
+    with state.transaction():
+        for item_id, at in (("a", old), ("b", new)):
+            state.save_placed("ceasefire", 0, PlacedItem(item_id, 0, "s", frozenset(), b"\0" * 4,
+                                                         0, "text", at))
+    state.prune_stories(index_before=new, stories_before=new)
+    assert state.placed("ceasefire", "a") is None
+    assert state.placed("ceasefire", "b") is not None
