@@ -26,17 +26,12 @@ class Normalised:
     content: str
     content_hash: str  # of title and body: the exact-copy key (dedup.exact_keys)
 
-    @property
-    def body(self) -> str:
-        """The fuller of summary and content."""
-        return self.content if len(self.content) > len(self.summary) else self.summary
-
 
 def normalise(item: RawItem) -> Normalised:
     title = collapse(html_to_text(item.title))
     summary = html_to_text(item.summary)
     content = html_to_text(item.content) if item.content else ""
-    body = content if len(content) > len(summary) else summary
+    body = content if len(content) > len(summary) else summary  # the fuller of the two
     return Normalised(title=title, summary=summary, content=content,
                       content_hash=content_hash(title, body))
 

@@ -127,6 +127,17 @@ class OutboxStage(Stage, Generic[D]):
         assert self.state is not None and self.consumer is not None
         batch = self.consumer.poll(timeout_s, self.ctx.settings.processors.batch_size)
         self._recover()
+        handled = self._handle_batch(batch)
+        self._publish(self.state.outbox(self.group, self._assigned()))
+        self.consumer.commit()
+        now = time.monotonic()
+        if (self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY_S) and self.prune():
+            self._last_prune = now
+        return handled
+
+    def _handle_batch(self, batch: list[Envelope[Any]]) -> int:
+        """Decisions, output and handled offsets of a batch, in one state transaction."""
+        assert self.state is not None
         handled = 0
         with self.state.transaction():
             next_offsets: dict[tuple[str, int], int] = {}
@@ -147,11 +158,6 @@ class OutboxStage(Stage, Generic[D]):
                 handled += 1
             for (topic, part), offset in next_offsets.items():
                 self.state.advance(self.group, topic, part, offset - 1)
-        self._publish(self.state.outbox(self.group, self._assigned()))
-        self.consumer.commit()
-        now = time.monotonic()
-        if (self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY_S) and self.prune():
-            self._last_prune = now
         return handled
 
     # -- output ------------------------------------------------------------------------------
