@@ -55,6 +55,20 @@ def wait_until(what: str, condition: Callable[[], Any], timeout_s: float,
         time.sleep(interval_s)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's handler: no access log, and one call to answer."""
+
+    def reply(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
@@ -118,7 +132,7 @@ class FeedHub:
     def running(self) -> Iterator[FeedHub]:
         hub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 match = re.fullmatch(r"/feed/([\w-]+)\.xml", self.path)
                 if match is None:
@@ -131,15 +145,7 @@ class FeedHub:
                 hub.request_started.set()
                 if feed in hub.slow:
                     time.sleep(hub.slow[feed])
-                body = hub.render(feed)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
+                self.reply(200, "application/rss+xml; charset=utf-8", hub.render(feed))
 
         server = serve(Handler)
         self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -184,28 +190,19 @@ class SlackLike:
     def running(self, path: str = "/services/T0/B0/x") -> Iterator[SlackLike]:
         hook = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if not payload:
-                    self._answer(400, b"no_text")
+                    self.reply(400, "text/plain", b"no_text")
                     return
                 with hook.lock:
                     hook.posts.append((time.time(), self.path, payload))
                 if hook.fail_status is not None:
-                    self._answer(hook.fail_status, f"no_service for {self.path}".encode())
+                    self.reply(hook.fail_status, "text/plain",
+                               f"no_service for {self.path}".encode())
                 else:
-                    self._answer(200, b"ok")
-
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
+                    self.reply(200, "text/plain", b"ok")
 
         server = serve(Handler)
         self.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
