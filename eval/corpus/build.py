@@ -5,7 +5,11 @@ The repository keeps ids, links, splits and labels; the texts stay in the shared
 (``../shared``) and are rebuilt from it by this script. Standard library only.
 
     python eval/corpus/build.py select            # (re)write selection.jsonl: ids and splits
-    python eval/corpus/build.py texts [--out F]   # items with their text, for every selected id
+    python eval/corpus/build.py texts [--out F]   # every selected item: text, split, labels
+
+``texts`` writes the labelled-items format that ``peacewatch train`` and ``peacewatch eval``
+read: ``{id, title, summary, language, published, source, outlet, split, stratum, labels,
+kind}`` (``labels`` from ``labels.jsonl``, or from the written item itself).
 
 Ids:
 
@@ -37,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 HERE = Path(__file__).resolve().parent
 DEFAULT_SHARED = HERE.parents[1].parent / "shared"
 SELECTION = HERE / "selection.jsonl"
+LABELS = HERE / "labels.jsonl"
 WRITTEN = HERE / "written"
 
 NEWS_2022_CSV = Path("data/news-2022/items.csv")
@@ -179,15 +184,17 @@ def read_seeds(shared: Path) -> Iterator[Item]:
                        "en", _first_sentence(paragraph), collapse(paragraph))
 
 
-def read_written() -> Iterator[Item]:
+def _written_rows() -> Iterator[dict[str, object]]:
     for path in sorted(WRITTEN.glob("*.jsonl")):
         with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    row = json.loads(line)
-                    yield Item(row["id"], f"written-{row['language']}", "written", "",
-                               row.get("published"), row["language"], row["title"],
-                               row.get("summary", ""))
+            yield from (json.loads(line) for line in handle if line.strip())
+
+
+def read_written() -> Iterator[Item]:
+    for row in _written_rows():
+        yield Item(str(row["id"]), f"written-{row['language']}", "written", "",
+                   row.get("published"), str(row["language"]), str(row["title"]),
+                   str(row.get("summary", "")))
 
 
 def all_items(shared: Path) -> Iterator[Item]:
@@ -261,13 +268,34 @@ def read_selection(path: Path = SELECTION) -> list[dict[str, object]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def texts(shared: Path, ids: list[str]) -> Iterator[dict[str, object]]:
+def read_labels() -> dict[str, dict[str, object]]:
+    """Labels by id: ``labels.jsonl`` for items read from the shared data, and the written
+    items' own."""
+    out = {str(r["id"]): r for r in _written_rows()}
+    if LABELS.exists():
+        with LABELS.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    row = json.loads(line)
+                    out[row["id"]] = row
+    return out
+
+
+def labelled_items(shared: Path) -> Iterator[dict[str, object]]:
+    """Every selected item with its text, split and (where there are some) labels."""
+    selection = read_selection()
     by_id = {item.id: item for item in all_items(shared)}
-    missing = [i for i in ids if i not in by_id]
+    missing = [str(r["id"]) for r in selection if r["id"] not in by_id]
     if missing:
         raise SystemExit(f"{len(missing)} id(s) not found in {shared}: {', '.join(missing[:5])}")
-    for item_id in ids:
-        yield asdict(by_id[item_id])
+    labels = read_labels()
+    for record in selection:
+        item = asdict(by_id[str(record["id"])])
+        label = labels.get(str(record["id"]))
+        item.update(split=record["split"], stratum=record["stratum"],
+                    labels=label["labels"] if label else None,
+                    kind=label.get("kind") if label else None)
+        yield item
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,10 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
         (args.out or SELECTION).write_text("".join(lines), encoding="utf-8")
         return 0
-    ids = [str(r["id"]) for r in read_selection()]
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     try:
-        for record in texts(args.shared, ids):
+        for record in labelled_items(args.shared):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         if out is not sys.stdout:
