@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from collectors.identity import content_hash, document_item_id
-from collectors.text import clip, collapse, first_line, parse_html, tidy
+from collectors.identity import document_item_id
+from peacewatch.identity import canonical_url, content_hash
 from peacewatch.models import RawItem
+from peacewatch.text import clip, collapse, first_line, parse_html, tidy
 
 log = logging.getLogger("peacewatch.collectors.documents")
 
@@ -107,11 +108,12 @@ def read_document(
         source=f"{'seed' if baseline else 'document'}:{folder_name}",
         source_kind="seed" if baseline else "document",
         url=url,
+        canonical_url=canonical_url(url),
         title=title,
         summary=summary,
         content=text,
         fetched_at=fetched_at,
-        content_hash=content_hash(title, text),
+        content_hash=content_hash(title, summary, text),
         baseline=baseline,
     )
 

@@ -19,9 +19,10 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from collectors.identity import content_hash, feed_item_id, strip_tracking
-from collectors.text import clip, collapse, html_to_text, tidy
+from collectors.identity import feed_item_id
+from peacewatch.identity import canonical_url, content_hash, strip_tracking
 from peacewatch.models import FeedSpec, RawItem, stable_hash
+from peacewatch.text import clip, collapse, html_to_text, tidy
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 UNTITLED_MAX = 120
@@ -169,6 +170,7 @@ def entry_item(
         feed_url=feed_url,
         guid=entry.guid,
         url=url,
+        canonical_url=canonical_url(url),
         title=title,
         summary=entry.summary,
         content=entry.content,

@@ -27,7 +27,7 @@ from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 
 from collectors.entries import Entry, ParsedFeed, resolve_link
-from collectors.text import collapse, html_to_text, tidy
+from peacewatch.text import collapse, html_to_text, tidy
 
 _CONTENT = "http://purl.org/rss/1.0/modules/content/"
 _DC = "http://purl.org/dc/elements/1.1/"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from collectors.entries import Entry, ParsedFeed
-from collectors.text import collapse, html_to_text, tidy
+from peacewatch.text import collapse, html_to_text, tidy
 
 JSON_TYPES = ("application/feed+json", "application/json", "text/json")
 

@@ -9,12 +9,10 @@ The core imports stage packages by name only here, so stages never need to impor
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from peacewatch import __version__
@@ -25,34 +23,12 @@ from peacewatch.logs import setup_logging
 from peacewatch.metrics import Metrics
 from peacewatch.observe import ObservabilityServer
 from peacewatch.settings import Settings, load_settings
-from peacewatch.stage import Stage, StageContext
+from peacewatch.stage import StageContext, build_stages, stage_module
 
 log = logging.getLogger("peacewatch")
 
 STAGE_PACKAGES = ("collectors", "processors", "alerts")
 EXIT_CONFIG, EXIT_BUS, EXIT_UNCLEAN = 2, 3, 4
-
-
-def _stage_module(package: str, module: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"{package}.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{package}.{module}":
-            return None
-        raise
-
-
-def build_stages(ctx: StageContext, packages: Sequence[str]) -> list[Stage]:
-    """Each package's ``build(ctx)`` gives one stage, or several that run on their own threads."""
-    stages: list[Stage] = []
-    for package in packages:
-        module = _stage_module(package, "stage")
-        if module is None:
-            raise PeacewatchError(f"stage package {package!r} has no stage module")
-        build: Callable[[StageContext], Stage | Sequence[Stage]] = module.build
-        built = build(ctx)
-        stages.extend([built] if isinstance(built, Stage) else built)
-    return stages
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -109,7 +85,7 @@ def _check(args: argparse.Namespace) -> int:
     events.close()
     failures = 0
     for package in STAGE_PACKAGES:
-        module = _stage_module(package, "check")
+        module = stage_module(package, "check")
         if module is not None:
             failures += module.check(settings)
     return 1 if failures else 0
@@ -139,7 +115,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate settings and reach the bus, SMTP and webhooks")
     p.set_defaults(func=_check)
     for package in STAGE_PACKAGES:
-        module = _stage_module(package, "cli")
+        module = stage_module(package, "cli")
         if module is not None:
             module.register(sub)
     return parser

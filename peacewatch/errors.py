@@ -11,6 +11,7 @@ where they enter our code, with ``raise ... from exc`` so the cause stays visibl
     │   └── CommitFailed             an offset could not be committed (partition moved away)
     ├── CollectorError               collectors/ (feed and document ingestion)
     ├── ProcessorError               processors/ (dedup, classification, developments)
+    │   └── ModelError               the learned model's artefact cannot be used
     └── AlertError                   alerts/ (routing and delivery)
         ├── TransientDeliveryError   worth retrying: 429, 5xx, timeouts, connection resets
         └── PermanentDeliveryError   not worth retrying: bad webhook, auth refused
@@ -55,6 +56,10 @@ class CollectorError(PeacewatchError):
 
 class ProcessorError(PeacewatchError):
     """A failure in the processors stage."""
+
+
+class ModelError(ProcessorError):
+    """The learned model's artefact is missing, unreadable, or from another version."""
 
 
 class AlertError(PeacewatchError):

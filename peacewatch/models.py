@@ -34,7 +34,10 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
+# Versions a consumer still reads. v2 added ``RawItem.canonical_url`` and ``ClassifiedItem.kind``;
+# a v1 message gets their defaults.
+SchemaVersion = Literal[1, 2]
 
 
 def utcnow() -> datetime:
@@ -52,7 +55,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
 
 
 # --- collectors -> processors -----------------------------------------------------------------
@@ -82,12 +85,15 @@ class RawItem(Event):
     feed_url: str | None = None
     guid: str | None = None
     url: str | None = None
+    # ``peacewatch.identity.canonical_url(url)``, computed once by the collector.
+    canonical_url: str | None = None
     title: str
     summary: str = ""
     content: str = ""
     language: str | None = None
     published_at: AwareDatetime | None = None
     fetched_at: AwareDatetime
+    # ``peacewatch.identity.content_hash(title, summary, content)``: equal for exact copies.
     content_hash: str
     revision: int = Field(default=0, ge=0)
     # True for the seed documents: they establish the known state and never alert by themselves.
@@ -109,6 +115,9 @@ class IssueMatch(Event):
     evidence: tuple[str, ...] = ()
 
 
+ItemKind = Literal["report", "background"]
+
+
 class ClassifiedItem(Event):
     """A raw item after normalisation, deduplication and classification."""
 
@@ -116,6 +125,9 @@ class ClassifiedItem(Event):
     canonical_title: str
     language: str | None = None
     issues: tuple[IssueMatch, ...] = ()
+    # ``report`` tells of something that happened; ``background`` (analysis, explainer, feature,
+    # press review, live-blog recap) tells nothing new and never starts a development.
+    kind: ItemKind = "report"
     # Set when this item is a copy (exact or near) of an earlier one.
     duplicate_of: str | None = None
     classified_at: AwareDatetime

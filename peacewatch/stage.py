@@ -8,12 +8,15 @@ whole round does nothing, which is what makes end-to-end tests simple.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 from peacewatch.bus.events import EventBus
+from peacewatch.errors import PeacewatchError
 from peacewatch.metrics import Metrics
 from peacewatch.settings import Settings
 
@@ -61,3 +64,26 @@ class Stage(ABC):
     def reload(self, settings: Settings) -> None:
         """Apply new settings (called through ``prepare_reload``'s second phase)."""
         self.ctx.settings = settings
+
+
+def stage_module(package: str, module: str) -> ModuleType | None:
+    """A stage package's module by name (the core never imports a stage package directly)."""
+    try:
+        return importlib.import_module(f"{package}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{package}.{module}":
+            return None
+        raise
+
+
+def build_stages(ctx: StageContext, packages: Sequence[str]) -> list[Stage]:
+    """Each package's ``build(ctx)`` gives one stage, or several that run on their own threads."""
+    stages: list[Stage] = []
+    for package in packages:
+        module = stage_module(package, "stage")
+        if module is None:
+            raise PeacewatchError(f"stage package {package!r} has no stage module")
+        build: Callable[[StageContext], Stage | Sequence[Stage]] = module.build
+        built = build(ctx)
+        stages.extend([built] if isinstance(built, Stage) else built)
+    return stages

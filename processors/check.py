@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from peacewatch.errors import ConfigError
+from peacewatch.errors import ConfigError, ProcessorError
 from peacewatch.settings import Settings
 from processors.baseline import load_baseline
 from processors.classify import IssueClassifier
-from processors.stage import baseline_path, watchlist_path
+from processors.stage import baseline_path, load_model, watchlist_path
 from processors.watchlist import load_watchlist
 
 
@@ -23,6 +23,22 @@ def check(settings: Settings) -> int:
     except ConfigError as exc:
         print(f"processors: watchlist FAILED: {exc}")
         return 1
+    try:
+        model = load_model(settings)
+        IssueClassifier(watchlist, model)
+    except ProcessorError as exc:
+        print(f"processors: model FAILED: {exc}")
+        failures += 1
+    else:
+        if model is None:
+            print("processors: model none (the watchlist rules alone classify)")
+        else:
+            unknown = sorted(set(model.issue_ids) - set(watchlist.issue_ids))
+            untrained = sorted(set(watchlist.issue_ids) - set(model.issue_ids))
+            print(f"processors: model ok ({len(model.issue_ids)} issues learned"
+                  + (f"; rules alone for {', '.join(untrained)}" if untrained else "")
+                  + (f"; not in the watchlist, ignored: {', '.join(unknown)}" if unknown else "")
+                  + ")")
     path = baseline_path(settings)
     if settings.processors.baseline is None and not path.exists():
         print(f"processors: baseline none ({path} absent; nothing is known in advance)")

@@ -2,12 +2,13 @@
 
 classify   JSON Lines items in (file or stdin: ``id``, ``title``, ``summary``, optional
            ``content``, ``url``, ``published``, ``source``), JSON Lines out:
-           ``{"id", "issues": [{"id", "score", "evidence": [...]}]}``. A bad line is reported
-           on stderr with its line number; the others go on (exit status 1 if any was bad).
-eval       precision / recall / F1 per issue, micro and macro averages, for a gold file of
-           ``{"id", "labels"}`` lines. Predictions come from ``--predictions`` (classify's
-           output), from classifying ``--items``, from ``--shared`` (items rebuilt by the
-           ``build_items.py`` next to the gold file), or from text in the gold lines.
+           ``{"id", "kind", "issues": [{"id", "score", "evidence": [...]}]}``. A bad line is
+           reported on stderr with its line number; the others go on (exit status 1 if any was
+           bad).
+eval       on the labelled corpus by default (``processors.quality_cli``); with ``--gold``,
+           precision / recall / F1 per issue for any gold file of ``{"id", "labels"}`` lines,
+           predictions from ``--predictions`` (classify's output), from classifying
+           ``--items``, or from text in the gold lines. ``eval replay``: ``processors.replay``.
 timeline   an issue's stories and their developments, from the processor's state.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,7 +25,10 @@ from peacewatch.errors import ConfigError, PeacewatchError
 from peacewatch.settings import load_settings
 from processors.classify import IssueClassifier
 from processors.evaluate import evaluate, format_report
-from processors.stage import watchlist_path
+from processors.quality_cli import add_eval_arguments, eval_corpus
+from processors.quality_cli import register as register_quality
+from processors.replay import add_replay_arguments, run_replay
+from processors.stage import issue_classifier, watchlist_path
 from processors.state import ProcessorState
 from processors.watchlist import load_watchlist
 
@@ -33,6 +36,7 @@ _TEXT_FIELDS = ("title", "summary", "content")
 
 
 def register(subparsers: Any) -> None:
+    register_quality(subparsers)
     p = subparsers.add_parser(
         "classify", help="classify JSON Lines items against the watchlist",
         description="Read items as JSON Lines (id, title, summary, optional content, url, "
@@ -43,22 +47,21 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_classify)
 
     p = subparsers.add_parser(
-        "eval", help="precision/recall/F1 of the classifier against a gold file",
-        description="Score predictions against gold {id, labels} lines: per issue, micro and "
-        "macro averages.")
-    p.add_argument("--gold", type=Path, required=True, help="gold JSON Lines {id, labels}")
+        "eval", help="measure the classifier (labelled corpus, or --gold) or a replay",
+        description="Per-issue precision, recall and F1 on the labelled corpus's test split "
+        "(or --split), every split's and language's macro-F1, calibration and the learning "
+        "curve; or, with --gold, on any gold file. `eval replay` runs a stream through the "
+        "whole pipeline on item time.")
+    p.add_argument("target", nargs="?", choices=("classify", "replay"), default="classify")
+    add_eval_arguments(p)
+    p.add_argument("--gold", type=Path, help="gold JSON Lines {id, labels} (not the corpus)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--predictions", type=Path, help="output of `peacewatch classify`")
     source.add_argument("--items", type=Path, help="items JSON Lines to classify")
-    source.add_argument("--shared", type=Path,
-                        help="shared data folder: items are rebuilt by the build_items.py "
-                        "next to the gold file")
     p.add_argument("--watchlist", type=Path, help="watchlist TOML (default: from settings)")
     p.add_argument("--by", metavar="FIELD",
-                   help="also report separately for each value of this gold field "
-                   "(e.g. stratum)")
-    p.add_argument("--errors", metavar="ISSUE",
-                   help="list the items where this issue's prediction differs from gold")
+                   help="with --gold: also report separately for each value of this gold field")
+    add_replay_arguments(p)
     p.set_defaults(func=_eval)
 
     p = subparsers.add_parser(
@@ -72,10 +75,7 @@ def register(subparsers: Any) -> None:
 
 
 def _classifier(args: argparse.Namespace) -> IssueClassifier:
-    settings = load_settings(args.config)
-    path: Path = args.watchlist or watchlist_path(settings)
-    return IssueClassifier(load_watchlist(path),
-                           content_chars=settings.processors.content_chars)
+    return issue_classifier(load_settings(args.config), args.watchlist)
 
 
 def read_jsonl(stream: Iterable[str], origin: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -119,12 +119,13 @@ def classify_stream(classifier: IssueClassifier, stream: Iterable[str], out: Tex
             print(f"{origin}:{number}: {problem}", file=err)
             bad += 1
             continue
-        matches = classifier.classify(item.get("title") or "", item.get("summary") or "",
-                                      item.get("content") or "")
+        judgement = classifier.judge(item.get("title") or "", item.get("summary") or "",
+                                     item.get("content") or "")
         out.write(json.dumps({
             "id": item["id"],
+            "kind": judgement.kind,
             "issues": [{"id": m.issue_id, "score": m.score, "evidence": list(m.evidence)}
-                       for m in matches],
+                       for m in judgement.issues],
         }, ensure_ascii=False) + "\n")
     return bad
 
@@ -204,21 +205,13 @@ def _classify_records(classifier: IssueClassifier,
     return out
 
 
-def _items_from_shared(gold_path: Path, shared: Path) -> list[dict[str, Any]]:
-    """Run the dev set's own item builder (``build_items.py`` next to the gold file)."""
-    builder = gold_path.resolve().parent / "build_items.py"
-    if not builder.is_file():
-        raise PeacewatchError(f"--shared needs {builder} (the builder of the gold file's items)")
-    done = subprocess.run(
-        [sys.executable, str(builder), "--shared", str(shared), "--labels", str(gold_path)],
-        capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise PeacewatchError(f"{builder.name} failed: {done.stderr.strip()[-500:]}")
-    return [value for _, value in read_jsonl(done.stdout.splitlines(), builder.name)
-            if isinstance(value, dict)]
-
-
 def _eval(args: argparse.Namespace) -> int:
+    if args.target == "replay":
+        return run_replay(args)
+    if args.gold is None:
+        if args.predictions or args.items or args.by:
+            raise PeacewatchError("--predictions, --items and --by score a --gold file")
+        return eval_corpus(args)
     gold, gold_lines = _gold(args.gold)
     texts: dict[str, dict[str, Any]] = {}
     if args.predictions:
@@ -227,12 +220,10 @@ def _eval(args: argparse.Namespace) -> int:
         classifier = _classifier(args)
         if args.items:
             records = _load_lines(args.items)
-        elif args.shared:
-            records = _items_from_shared(args.gold, args.shared)
         elif all(any(line.get(f) for f in _TEXT_FIELDS) for line in gold_lines):
             records = gold_lines
         else:
-            raise PeacewatchError("no predictions: give --predictions, --items or --shared "
+            raise PeacewatchError("no predictions: give --predictions or --items "
                                   "(or gold lines with title/summary)")
         predicted = _classify_records(classifier, records)
         texts = {str(r["id"]): r for r in records}

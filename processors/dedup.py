@@ -1,4 +1,4 @@
-"""Duplicate detection: exact keys, and near-duplicates by MinHash over words.
+"""Near-duplicate detection by MinHash over words (exact copies: ``peacewatch.identity``).
 
 Pure: ``fingerprint`` turns an item's text into a ``Fingerprint``; ``NearDupDecider.compare``
 says whether two fingerprints are copies of one report; ``lsh_keys`` gives the buckets under
@@ -22,7 +22,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from processors.text import canonical_title, canonical_url, content_words
+from processors.text import canonical_title, content_words
 
 NUM_PERM = 128
 BANDS = 32  # 32 bands of 4 rows: a pair with Jaccard 0.5 is a candidate with p = 0.87, 0.6: 0.99
@@ -180,15 +180,4 @@ def lsh_keys(fp: Fingerprint) -> list[str]:
     title_sig = minhash(fp.title_words, TITLE_PERM)
     if title_sig is not None:
         keys += _bands("t", title_sig, 2)
-    return keys
-
-
-def exact_keys(url: str | None, digest: str) -> list[str]:
-    """Keys under which an exact copy would be found: canonical URL and content hash
-    (``text.content_hash`` of title and body). The item id is checked on its own: the same
-    id again is an update, not a copy."""
-    keys = [f"hash:{digest}"]
-    canonical = canonical_url(url)
-    if canonical:
-        keys.append(f"url:{canonical}")
     return keys

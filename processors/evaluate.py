@@ -56,6 +56,29 @@ class Report:
                 sum(s.f1 for s in scored) / n)
 
 
+    def macro_f1(self, min_support: int = 1) -> float | None:
+        """Mean F1 over the labels with at least ``min_support`` gold positives (None: none)."""
+        scored = [s.f1 for s in self.labels if s.support >= min_support]
+        return sum(scored) / len(scored) if scored else None
+
+
+def calibration_error(probabilities: Sequence[float], truth: Sequence[bool],
+                      bins: int = 10) -> float:
+    """Expected calibration error: the mean gap between predicted probability and observed
+    frequency, over equal-width probability bins, weighted by how many predictions fall in each."""
+    if not probabilities:
+        return 0.0
+    groups: dict[int, list[tuple[float, bool]]] = {}
+    for p, y in zip(probabilities, truth, strict=True):
+        groups.setdefault(min(int(p * bins), bins - 1), []).append((p, y))
+    gap = 0.0
+    for members in groups.values():
+        mean_p = sum(p for p, _ in members) / len(members)
+        rate = sum(1 for _, y in members if y) / len(members)
+        gap += len(members) * abs(mean_p - rate)
+    return gap / len(probabilities)
+
+
 def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 

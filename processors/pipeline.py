@@ -13,27 +13,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from peacewatch.identity import canonical_url, exact_keys
 from peacewatch.models import ClassifiedItem, IssueMatch, RawItem
 from processors.actions import ActionDetector
+from processors.classify import Judgement
 from processors.stories import Report, story_terms
-from processors.text import canonical_title, collapse, content_hash, detect_language, html_to_text
+from processors.text import canonical_title, collapse, detect_language, html_to_text
 
 
 @dataclass(frozen=True, slots=True)
 class Normalised:
     title: str  # plain text
-    summary: str  # plain text, line breaks at block ends
+    summary: str  # plain text, paragraphs kept
     content: str
-    content_hash: str  # of title and body: the exact-copy key (dedup.exact_keys)
 
 
 def normalise(item: RawItem) -> Normalised:
+    """The item's text as plain text (collectors send text; other producers may send markup)."""
     title = collapse(html_to_text(item.title))
     summary = html_to_text(item.summary)
     content = html_to_text(item.content) if item.content else ""
-    body = content if len(content) > len(summary) else summary  # the fuller of the two
-    return Normalised(title=title, summary=summary, content=content,
-                      content_hash=content_hash(title, body))
+    return Normalised(title=title, summary=summary, content=content)
+
+
+def copy_keys(item: RawItem) -> list[str]:
+    """The item's exact-copy keys, from the canonical URL and content hash it carries (an item
+    from an older collector carries no canonical URL: the one definition makes it)."""
+    return exact_keys(item.canonical_url or canonical_url(item.url), item.content_hash)
 
 
 def language_of(item: RawItem, text: Normalised) -> str | None:
@@ -43,13 +49,14 @@ def language_of(item: RawItem, text: Normalised) -> str | None:
     return language.split("-", 1)[0].lower() if language else None
 
 
-def classified_item(item: RawItem, text: Normalised, issues: tuple[IssueMatch, ...], *,
+def classified_item(item: RawItem, text: Normalised, judgement: Judgement, *,
                     now: datetime, duplicate_of: str | None = None) -> ClassifiedItem:
     return ClassifiedItem(
         item=item,
         canonical_title=canonical_title(text.title),
         language=language_of(item, text),
-        issues=issues,
+        issues=judgement.issues,
+        kind=judgement.kind,
         duplicate_of=duplicate_of,
         classified_at=now,
     )

@@ -1,4 +1,4 @@
-"""``IssueClassifier``: multi-label classification of an item against the watchlist.
+"""``RuleClassifier``: the watchlist's reading of an item, issue by issue.
 
 Pure and fast: every pattern is compiled once when the classifier is built; classifying is one
 regex scan per issue over the folded, lower-cased text of title, summary and (a bounded part of)
@@ -107,8 +107,49 @@ class _Issue:
     unless_anywhere: TermSet | None
 
 
-class IssueClassifier:
-    """Classify items against a watchlist; build once, call ``classify`` many times."""
+@dataclass(frozen=True, slots=True)
+class IssueEvidence:
+    """What the rules found for one issue: how much evidence, against what threshold."""
+
+    evidence: float
+    threshold: float
+    sentences: tuple[int, ...]  # indices into the reading's sentences, most telling first
+
+    @property
+    def applies(self) -> bool:
+        return self.evidence >= self.threshold
+
+    @property
+    def score(self) -> float:
+        """0.5 at the threshold, rising towards 1."""
+        return round(self.evidence / (self.evidence + self.threshold), 4)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleReading:
+    """The rules' reading of one item: whether it names the war, and each issue's evidence."""
+
+    doc: _Doc
+    names_war: bool
+    issues: dict[str, IssueEvidence]
+
+    def applies(self) -> list[str]:
+        return [issue_id for issue_id, e in self.issues.items() if e.applies]
+
+    def quotes(self, sentences: tuple[int, ...]) -> tuple[str, ...]:
+        return tuple(_quote(self.doc.originals[i]) for i in sentences)
+
+    def match(self, issue_id: str, score: float | None = None) -> IssueMatch:
+        """The issue as a label: its score (the rules' own unless given) and its evidence."""
+        found = self.issues.get(issue_id)
+        quotes = self.quotes(found.sentences) if found is not None else ()
+        if score is None:
+            score = found.score if found is not None else 0.0
+        return IssueMatch(issue_id=issue_id, score=score, evidence=quotes)
+
+
+class RuleClassifier:
+    """Read items against a watchlist; build once, call ``read`` or ``classify`` many times."""
 
     def __init__(self, watchlist: Watchlist, *, content_chars: int = 16000) -> None:
         self.watchlist = watchlist
@@ -127,7 +168,7 @@ class IssueClassifier:
         self._scan_lower, self._scan_exact = start_scanners(every)
 
     @classmethod
-    def from_file(cls, path: Path, *, content_chars: int = 16000) -> IssueClassifier:
+    def from_file(cls, path: Path, *, content_chars: int = 16000) -> RuleClassifier:
         return cls(load_watchlist(path), content_chars=content_chars)
 
     @property
@@ -136,13 +177,22 @@ class IssueClassifier:
 
     def classify(self, title: str, summary: str = "", content: str = "") -> tuple[IssueMatch, ...]:
         """The issues this item is about, best first; empty when none applies."""
+        reading = self.read(title, summary, content)
+        matches = [reading.match(issue_id) for issue_id in reading.applies()]
+        matches.sort(key=lambda m: -m.score)
+        return tuple(matches)
+
+    def read(self, title: str, summary: str = "", content: str = "") -> RuleReading:
+        """The rules' evidence for every issue, whether or not it reaches its threshold."""
         doc = self._read(title, summary, content)
         factor = 1.0
-        if not doc.has_anywhere(self._context):
+        named = doc.has_anywhere(self._context)
+        if not named:
             unnamed = self._elsewhere is None or not doc.has_anywhere(self._elsewhere)
             factor = self._unnamed_factor if unnamed and self._unnamed_factor else 0.0
+        reading = RuleReading(doc, named, {})
         if not factor and self._all_need_context:
-            return ()  # most news is not about this war: no need to scan it for terms
+            return reading  # most news is not about this war: no need to scan it for terms
         starts = _Starts(
             [m.start() for m in self._scan_lower.finditer(doc.lowered)]
             if self._scan_lower is not None else [],
@@ -150,15 +200,15 @@ class IssueClassifier:
             if self._scan_exact is not None else [],
         )
         elsewhere: dict[int, bool] = {}
-        matches = []
         for issue in self._issues:
             if issue.context and not factor:
                 continue
-            match = self._judge(issue, doc, starts, elsewhere, factor if issue.context else 1.0)
-            if match is not None:
-                matches.append(match)
-        matches.sort(key=lambda m: -m.score)
-        return tuple(matches)
+            found = self._judge(issue, doc, starts, elsewhere)
+            if found is not None:
+                evidence, sentences = found
+                threshold = issue.threshold * (factor if issue.context else 1.0)
+                reading.issues[issue.id] = IssueEvidence(evidence, threshold, sentences)
+        return reading
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -195,8 +245,8 @@ class IssueClassifier:
 
     def _judge(
         self, issue: _Issue, doc: _Doc, starts: _Starts, elsewhere: dict[int, bool],
-        factor: float,
-    ) -> IssueMatch | None:
+    ) -> tuple[float, tuple[int, ...]] | None:
+        """The issue's evidence in ``doc``, and the sentences that weigh most (None: none)."""
         if issue.unless_anywhere is not None and doc.has_anywhere(issue.unless_anywhere):
             return None
         best: dict[tuple[int, str], tuple[float, int]] = {}
@@ -218,17 +268,13 @@ class IssueClassifier:
             value = signal.weight * REGION_WEIGHTS[doc.regions[index]]
             if key not in best or value > best[key][0]:
                 best[key] = (value, index)
-        evidence = sum(v for v, _ in best.values())
-        threshold = issue.threshold * factor
-        if evidence < threshold:
+        if not best:
             return None
         by_sentence: dict[int, float] = {}
         for value, index in best.values():
             by_sentence[index] = by_sentence.get(index, 0.0) + value
         ranked = sorted(by_sentence, key=lambda i: (-by_sentence[i], i))[:MAX_EVIDENCE]
-        quotes = tuple(_quote(doc.originals[i]) for i in sorted(ranked))
-        score = round(evidence / (evidence + threshold), 4)
-        return IssueMatch(issue_id=issue.id, score=score, evidence=quotes)
+        return sum(v for v, _ in best.values()), tuple(sorted(ranked))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from peacewatch.bus.events import Envelope, EventConsumer, EventPublisher
+from peacewatch.clock import stage_clock
 from peacewatch.errors import PeacewatchError
 from peacewatch.models import (
     CLASSIFIED_ITEMS,
@@ -55,6 +56,8 @@ class OutboxStage(Stage, Generic[D]):
         self.state: ProcessorState | None = None
         self.consumer: EventConsumer | None = None
         self.publisher: EventPublisher | None = None
+        # Story windows and timestamps run on this (item time in a replay: peacewatch.clock).
+        self.clock = stage_clock(ctx.settings.daemon.clock)
         # Partitions owned after the last poll: new ones are checked for left-overs.
         self._owned: set[int] = set()
         self._last_prune: float | None = None

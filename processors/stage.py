@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from peacewatch.bus.events import Envelope
+from peacewatch.clock import ItemClock
 from peacewatch.models import (
     CLASSIFIED_ITEMS,
     DEVELOPMENTS,
@@ -28,26 +29,18 @@ from peacewatch.models import (
     ClassifiedItem,
     Development,
     RawItem,
-    utcnow,
 )
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
 from processors.actions import ActionDetector
 from processors.baseline import BaselineMatcher, load_baseline
 from processors.classify import IssueClassifier
-from processors.dedup import (
-    Fingerprint,
-    NearDupDecider,
-    NearDupThresholds,
-    exact_keys,
-    fingerprint,
-    lsh_keys,
-)
-from processors.pipeline import classified_item, fan_out, normalise, report_for
+from processors.dedup import Fingerprint, NearDupDecider, NearDupThresholds, fingerprint, lsh_keys
+from processors.model import LearnedModel
+from processors.pipeline import classified_item, copy_keys, fan_out, normalise, report_for
 from processors.runner import OutboxStage
 from processors.state import PlacedItem
 from processors.stories import Story, StoryClusterer, StoryRules
-from processors.text import content_hash
 from processors.watchlist import load_watchlist
 
 
@@ -59,6 +52,24 @@ def baseline_path(settings: Settings) -> Path:
     return settings.processors.baseline or settings.seeds_dir / "baseline.toml"
 
 
+def load_model(settings: Settings) -> LearnedModel | None:
+    """The learned model of the settings, or None (turned off, or no default model there)."""
+    p = settings.processors
+    if not p.use_model:
+        return None
+    path = p.model or settings.seeds_dir / "model.json"
+    if p.model is None and not path.exists():
+        return None
+    return LearnedModel.load(path)
+
+
+def issue_classifier(settings: Settings, watchlist: Path | None = None) -> IssueClassifier:
+    """The classifier of the settings: their watchlist (or ``watchlist``) and model."""
+    return IssueClassifier(load_watchlist(watchlist or watchlist_path(settings)),
+                           load_model(settings),
+                           content_chars=settings.processors.content_chars)
+
+
 @dataclass(frozen=True)
 class ClassifyDecisions:
     """What the classify step builds from settings and seeds: replaced as a whole on reload."""
@@ -67,8 +78,7 @@ class ClassifyDecisions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClassifyDecisions:
-        return cls(IssueClassifier(load_watchlist(watchlist_path(settings)),
-                                   content_chars=settings.processors.content_chars))
+        return cls(issue_classifier(settings))
 
 
 @dataclass(frozen=True)
@@ -121,27 +131,27 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
         item, part = env.event, env.record.partition
         metrics = self.ctx.metrics
         metrics.items_processed.inc()
-        text = normalise(item)
         previous = self.state.seen(item.item_id)
         if previous is not None and previous[0] >= item.revision and (
-                previous[1] == text.content_hash):
+                previous[1] == item.content_hash):
             # The same item again: a re-sent message, or an unchanged re-poll.
             metrics.duplicates.labels(kind="exact").inc()
             return
-        keys = exact_keys(item.url, text.content_hash)
+        text = normalise(item)
+        keys = copy_keys(item)
         owner = self.state.exact_owner(keys)
         duplicate_of = owner if owner not in (None, item.item_id) else None
         if duplicate_of is not None:
             metrics.duplicates.labels(kind="exact").inc()
-        issues = self.decisions.classifier.classify(text.title, text.summary, text.content)
-        for match in issues:
+        judgement = self.decisions.classifier.judge(text.title, text.summary, text.content)
+        for match in judgement.issues:
             metrics.items_per_issue.labels(issue=match.issue_id).inc()
-        if issues or self.ctx.settings.processors.publish_unmatched:
-            classified = classified_item(item, text, issues, now=utcnow(),
+        if judgement.issues or self.ctx.settings.processors.publish_unmatched:
+            classified = classified_item(item, text, judgement, now=self.clock(),
                                          duplicate_of=duplicate_of)
             for message in fan_out(classified):
                 self.queue(part, CLASSIFIED_ITEMS, message)
-        self.state.mark_seen(item.item_id, part, item.revision, text.content_hash)
+        self.state.mark_seen(item.item_id, part, item.revision, item.content_hash)
         self.state.claim_keys(keys, item.item_id, part)
 
     def prune(self) -> bool:
@@ -187,22 +197,28 @@ class StoriesStage(OutboxStage[StoryDecisions]):
         report = report_for(classified, match, d.detector)
         body = report.text.split("\n", 1)[1] if "\n" in report.text else ""
         fp = fingerprint(classified.canonical_title, body)
-        keys = (exact_keys(item.url, content_hash(classified.canonical_title, body))
-                + lsh_keys(fp))
+        keys = lsh_keys(fp)
         at = report.at.timestamp()
         self._latest_item_at = max(self._latest_item_at or at, at)
-        # An update of an item stays in its story; another item may be a copy of one placed.
-        copy = previous if previous is not None else self._copy_of(issue, item.item_id, fp,
-                                                                   keys, at)
+        if isinstance(self.clock, ItemClock):
+            self.clock.advance(report.at)
+        # An update of an item stays in its story; an exact copy (found by the classify step)
+        # joins its original's; another item may be a near copy of one placed.
+        copy = previous
+        if copy is None and classified.duplicate_of is not None:
+            copy = self.state.placed(issue, classified.duplicate_of)
+        if copy is None:
+            copy = self._near_copy(issue, item.item_id, fp, keys, at)
+            # Counted once per item, under its primary issue (each issue sees the copy).
+            if copy is not None and match is max(classified.issues,
+                                                 key=lambda m: (m.score, m.issue_id)):
+                self.ctx.metrics.duplicates.labels(kind="near").inc()
         copy_story = self._story(issue, copy.story_id) if copy is not None else None
         if copy is not None and previous is None:
-            # Counted once per item, under its primary issue (each issue sees the copy).
-            if match is max(classified.issues, key=lambda m: (m.score, m.issue_id)):
-                self.ctx.metrics.duplicates.labels(kind="near").inc()
             self._keep_fuller(issue, part, copy, report.text)
         window = self.ctx.settings.processors.stories.window_hours * 3600
         stories = self._stories(issue, since=at - window)
-        placement = d.clusterer.place(report, stories, copy_of=copy_story, now=utcnow())
+        placement = d.clusterer.place(report, stories, copy_of=copy_story, now=self.clock())
         self.state.save_story(placement.story, part)
         self._story_cache.setdefault(issue, ({}, at - window))[0][
             placement.story.story_id] = placement.story
@@ -236,24 +252,22 @@ class StoriesStage(OutboxStage[StoryDecisions]):
             return cached[0][story_id]
         return self.state.story(issue, story_id)
 
-    def _copy_of(self, issue: str, item_id: str, fp: Fingerprint, keys: list[str],
-                 at: float) -> PlacedItem | None:
-        """The earliest placed item this one copies (exactly or nearly), if any."""
+    def _near_copy(self, issue: str, item_id: str, fp: Fingerprint, keys: list[str],
+                   at: float) -> PlacedItem | None:
+        """The earliest placed item this one nearly copies, if any."""
         assert self.state is not None
         nd = self.ctx.settings.processors.neardup
+        if not nd.enabled:
+            return None
+        copies = []
         since = at - nd.retention_days * 86400
-        exact = [k for k in keys if k.startswith(("url:", "hash:"))]
-        copies = [c for c in self.state.candidates(issue, exact, since, 10) if c.item_id != item_id]
-        if not copies and nd.enabled:
-            lsh = [k for k in keys if k not in exact]
-            for other in self.state.candidates(issue, lsh, since, nd.max_candidates):
-                other_fp = Fingerprint(other.title_words,
-                                       Fingerprint.hashes_from_bytes(other.body_sig),
-                                       other.body_words)
-                hours = abs(at - other.at) / 3600
-                if other.item_id != item_id and self.decisions.decider.compare(fp, other_fp,
-                                                                              hours):
-                    copies.append(other)
+        for other in self.state.candidates(issue, keys, since, nd.max_candidates):
+            other_fp = Fingerprint(other.title_words,
+                                   Fingerprint.hashes_from_bytes(other.body_sig),
+                                   other.body_words)
+            if other.item_id != item_id and self.decisions.decider.compare(
+                    fp, other_fp, abs(at - other.at) / 3600):
+                copies.append(other)
         if not copies:
             return None
         first = min(copies, key=lambda p: p.at)

@@ -307,6 +307,15 @@ class ProcessorState:
             items.sort(key=lambda d: (d.first_seen, d.detected_at))
         return [(s, devs.get(s.story_id, [])) for s in stories]
 
+    def developments(self) -> list[Development]:
+        """Every development emitted, oldest first."""
+        return [Development.model_validate_json(r[0]) for r in self._q(
+            "SELECT data FROM developments ORDER BY detected_at, development_id")]
+
+    def placements(self) -> dict[tuple[str, str], str]:
+        """(issue, item id) -> story id, for the items still in the index."""
+        return {(r[0], r[1]): r[2] for r in self._q("SELECT issue, item_id, story_id FROM placed")}
+
     def issues(self) -> list[str]:
         return [r[0] for r in self._q("SELECT DISTINCT issue FROM stories ORDER BY issue")]
 

@@ -1,92 +1,29 @@
-"""Text normalisation: HTML to text, whitespace, sentences, language, canonical title and URL.
-
-Everything here is a pure function of its input; the classifier, the deduplicator and the story
-clusterer all see text through these functions, so that they agree on what a word is.
+"""What the processors add to ``peacewatch.text``: sentences, language, canonical titles and
+content words. Pure functions of their input.
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
 import re
-import unicodedata
-from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# Zero-width and soft-hyphen characters that feeds leave inside words.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
-_ASCII_FORMS = {"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"',
-                "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2010": "-",
-                "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-                "\u00a0": " "}
-# Typographic quotes and dashes made ASCII, and invisible characters dropped, in one pass.
-_FOLD: dict[int, str | None] = {**{ord(k): v for k, v in _ASCII_FORMS.items()}, **_INVISIBLE}
-# Tags whose text is never shown to a reader.
-_SKIPPED_TAGS = frozenset({"script", "style", "template", "noscript", "head"})
-_BLOCK_TAGS = frozenset({
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th",
-    "table", "section", "article", "blockquote", "pre", "hr", "figcaption", "header", "footer",
-})
+from peacewatch.text import collapse, fold, html_to_text, words
+
+__all__ = ["STOPWORDS", "background_title", "canonical_title", "collapse", "content_words",
+           "detect_language", "fold", "html_to_text", "split_sentences", "wordlist", "words"]
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED_TAGS:
-            self._skip += 1
-        # A block boundary ends a sentence for the splitter; an inline one only separates words.
-        self.parts.append("\n" if tag in _BLOCK_TAGS else " ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED_TAGS and self._skip:
-            self._skip -= 1
-        self.parts.append("\n" if tag in _BLOCK_TAGS else " ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def collapse(text: str) -> str:
-    """One space between words, no leading or trailing space."""
-    # str.split() splits on exactly the characters re's \s matches (str.isspace).
-    return " ".join((text if text.isascii() else text.translate(_INVISIBLE)).split())
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML fragment; block elements become line breaks (sentence ends).
-
-    Plain text passes through with its line breaks kept; entities are decoded either way.
-    """
-    if "<" not in markup:
-        return _tidy_lines(html.unescape(markup))
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    return _tidy_lines("".join(parser.parts))
-
-
-def _tidy_lines(text: str) -> str:
-    lines = (collapse(line) for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-def fold(text: str) -> str:
-    """The form patterns are matched against: NFKC, typographic quotes and dashes made ASCII."""
-    if text.isascii():  # nothing to fold: the common case, and the cheapest test
-        return text
-    return unicodedata.normalize("NFKC", text).translate(_FOLD)
+def wordlist(text: str) -> frozenset[str]:
+    """A set of words written as one string (easier to read and edit than a list)."""
+    return frozenset(text.split())
 
 
 # --- sentences ----------------------------------------------------------------------------------
 
 # A sentence ends at . ! ? (optionally followed by a closing quote) before whitespace and an
-# opening capital, digit or quote; or at a line break, a bullet or a "|" separator.
-_SENTENCE_END = re.compile(r"""(?<=[.!?])["')\]]?\s+(?=["'(\[]?[A-Z0-9\u0400-\u04ff])""")
+# opening capital (Latin, accented Latin or Cyrillic), digit or quote; or at a line break, a
+# bullet or a "|" separator.
+_SENTENCE_END = re.compile(
+    r"""(?<=[.!?])["')\]]?\s+(?=["'(\[]?[A-Z0-9\u00c0-\u00de\u0100-\u017f\u0400-\u042f])""")
 _HARD_BREAK = re.compile(r"\s*(?:\n+|\u2022|\s\|\s)\s*")
 _ABBREVIATION = re.compile(
     r"(?:\b(?:[A-Z]\.){1,3}|\b(?:Mr|Mrs|Ms|Dr|St|Sen|Gen|Rep|Lt|Col|Capt|Gov|Prof|No|Jan|Feb|"
@@ -119,23 +56,27 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]+")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 _UK_LETTERS = re.compile(r"[іїєґІЇЄҐ]")
 _RU_LETTERS = re.compile(r"[ыэъёЫЭЪЁ]")
+_PL_LETTERS = re.compile(r"[ąćęłńśźżĄĆĘŁŃŚŹŻ]")
+_DE_LETTERS = re.compile(r"[äöüßÄÖÜ]")
 _WORD = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
-def wordlist(text: str) -> frozenset[str]:
-    """A set of words written as one string (easier to read and edit than a list)."""
-    return frozenset(text.split())
 
-
-_EN_STOPWORDS = wordlist(
-    "the of and to in a is that for on with as was by at it from are be has have an this "
-    "not but or will its his her they their said says after over who which were been"
-)
-# Other Latin-script languages' stop words: text richer in these is not taken for English.
+_STOPWORDS_BY_LANGUAGE = {
+    "en": wordlist("the of and to in a is that for on with as was by at it from are be has have "
+                   "an this not but or will its his her they their said says after over who "
+                   "which were been"),
+    "pl": wordlist("i w z na się nie do że to jest o od po przez dla jak ale czy jego już tak "
+                   "oraz ze we są był była może przed także który która które sobie"),
+    "de": wordlist("der die das und ist nicht von zu den mit sich des auf für im dem ein eine "
+                   "einen als auch es an wird bei nach aus wie hat sind vor zur zum über"),
+}
+# Other Latin-script languages' stop words: text richer in these is none of ours.
 _OTHER_LATIN_STOPWORDS = wordlist(
-    "le les des du et est une dans sur pas qui au aux avec der das und ist nicht von zu "
-    "eine auf für el los las es una por para del se que il di che per della"
+    "le les des du et est une dans sur pas qui au aux avec el los las es una por para del se "
+    "que il di che per della"
 )
 _UK_STOPWORDS = wordlist("і та що не на як це до від за але для він вона вони був також")
 _RU_STOPWORDS = wordlist("и что не на как это до от за но для он она они был также")
+LANGUAGES = ("en", "pl", "de", "uk", "ru")
 
 
 def _count_in(words: list[str], vocabulary: frozenset[str]) -> int:
@@ -143,10 +84,12 @@ def _count_in(words: list[str], vocabulary: frozenset[str]) -> int:
 
 
 def detect_language(text: str) -> str | None:
-    """``en``, ``uk`` or ``ru`` from the script, letters and stop words; None when unsure.
+    """``en``, ``pl``, ``de``, ``uk`` or ``ru`` from script, letters and stop words; None when
+    unsure.
 
     Ukrainian and Russian share most of the Cyrillic alphabet: letters only one of them uses
-    (і ї є ґ against ы э ъ ё) decide, with their stop words as a tie-break.
+    (і ї є ґ against ы э ъ ё) decide, with their stop words as a tie-break. Among Latin-script
+    languages, stop words decide, and letters only Polish or German use count as two.
     """
     sample = text[:4000]
     cyrillic = sum(map(len, _CYRILLIC.findall(sample)))
@@ -162,12 +105,16 @@ def detect_language(text: str) -> str | None:
         return "uk" if uk > ru else "ru"
     if not words:
         return None
-    hits = _count_in(words, _EN_STOPWORDS)
-    if _count_in(words, _OTHER_LATIN_STOPWORDS) >= max(hits, 1):
+    hits = {language: _count_in(words, stop) for language, stop in _STOPWORDS_BY_LANGUAGE.items()}
+    if not sample.isascii():
+        hits["pl"] += 2 * min(len(_PL_LETTERS.findall(sample)), len(words))
+        hits["de"] += 2 * min(len(_DE_LETTERS.findall(sample)), len(words))
+    language, best = max(hits.items(), key=lambda kv: kv[1])
+    if _count_in(words, _OTHER_LATIN_STOPWORDS) >= max(best, 1):
         return None
     # Headlines are short and drop function words: one stop word in a short text is enough.
-    if hits >= 2 or (len(words) <= 14 and hits >= 1) or hits / len(words) >= 0.08:
-        return "en"
+    if best >= 2 or (len(words) <= 14 and best >= 1) or best / len(words) >= 0.08:
+        return language
     return None
 
 
@@ -187,6 +134,22 @@ _TITLE_SUFFIX = re.compile(
 _TITLE_TAIL = re.compile(r"\s+[-|]\s+(?:video|podcast|live|as it happened)\s*$", re.IGNORECASE)
 
 
+# Titles that announce an item tells nothing new, in the languages peacewatch reads.
+_BACKGROUND_TITLE = re.compile(
+    r"^(?:analysis|opinion|comment|explainer|editorial|podcast|quiz|in pictures|the week|"
+    r"what we know|what to know|live|analiza|opinia|komentarz|kommentar|meinung|analyse|"
+    r"аналіз|аналитика|мнение|думка|колонка)\b|"
+    r"\b(?:explained|what we know|what to know|key takeaways|at a glance|morning briefing|"
+    r"evening briefing|week in review|as it happened|in pictures|podcast)\b",
+    re.IGNORECASE,
+)
+
+
+def background_title(title: str) -> bool:
+    """Whether a title marks its item as analysis, opinion, explainer, recap or the like."""
+    return _BACKGROUND_TITLE.search(title.strip()) is not None
+
+
 def canonical_title(title: str) -> str:
     """The title a reader would recognise across outlets: no outlet name, no "Live:" label,
     typographic quotes made plain, whitespace collapsed. Case is kept for display."""
@@ -196,47 +159,6 @@ def canonical_title(title: str) -> str:
         text = _TITLE_TAIL.sub("", text)
         text = _TITLE_PREFIX.sub("", text)
     return text.strip(" -|:") or collapse(title)
-
-
-# Query parameters that only say where a click came from.
-_TRACKING_PARAMS = re.compile(
-    r"^(?:utm_\w+|at_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|cmp|ref|ref_src|src|"
-    r"ocid|smid|sr_share|share|igshid|__twitter_impression|rss|cid|yclid)$",
-    re.IGNORECASE,
-)
-
-
-def canonical_url(url: str | None) -> str | None:
-    """Scheme and host lower-cased, ``www.`` and default ports dropped, tracking parameters
-    and fragment removed, the remaining query sorted, a trailing slash removed."""
-    if not url or not url.strip():
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if not parts.netloc:
-        return url.strip()
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    port = parts.port if parts.port not in (None, 80, 443) else None
-    netloc = f"{host}:{port}" if port else host
-    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                   if not _TRACKING_PARAMS.match(k))
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("https" if parts.scheme in ("http", "https") else parts.scheme,
-                       netloc, path, urlencode(query), ""))
-
-
-def content_hash(title: str, body: str) -> str:
-    """Hash of the words of title and body, case and punctuation ignored: equal for copies
-    that differ only in markup, whitespace or typography."""
-    words = _WORD.findall(fold(f"{title}\n{body}").casefold())
-    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()[:32]
-
-
-def words(text: str) -> list[str]:
-    """Case-folded word tokens (letters and digits; inner apostrophes and hyphens kept)."""
-    return _WORD.findall(fold(text).casefold())
 
 
 STOPWORDS = wordlist("""

@@ -6,6 +6,11 @@ The repository keeps ids, links, splits and labels; the texts stay in the shared
 
     python eval/corpus/build.py select            # (re)write selection.jsonl: ids and splits
     python eval/corpus/build.py texts [--out F]   # every selected item: text, split, labels
+    python eval/corpus/build.py stream NAME       # a whole stream in publication order
+
+``stream`` writes every item of ``news-2022`` or ``firehose-2026-01`` (labelled or not) as
+``{id, title, summary, url, published, source, language}``, oldest first: what
+``peacewatch eval replay`` feeds through the pipeline.
 
 ``texts`` writes the labelled-items format that ``peacewatch train`` and ``peacewatch eval``
 read: ``{id, title, summary, language, published, source, outlet, split, stratum, labels,
@@ -298,9 +303,20 @@ def labelled_items(shared: Path) -> Iterator[dict[str, object]]:
         yield item
 
 
+STREAMS = {"news-2022": read_news_2022, "firehose-2026-01": read_firehose}
+
+
+def stream(shared: Path, name: str) -> Iterator[dict[str, object]]:
+    items = sorted(STREAMS[name](shared), key=lambda i: (i.published or "", i.id))
+    for item in items:
+        yield {"id": item.id, "title": item.title, "summary": item.summary, "url": item.link,
+               "published": item.published, "source": item.outlet, "language": item.language}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("command", choices=("select", "texts"))
+    parser.add_argument("command", choices=("select", "texts", "stream"))
+    parser.add_argument("name", nargs="?", choices=sorted(STREAMS), help="the stream")
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--out", type=Path, help="output file (default: stdout)")
     args = parser.parse_args(argv)
@@ -311,9 +327,13 @@ def main(argv: list[str] | None = None) -> int:
         lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
         (args.out or SELECTION).write_text("".join(lines), encoding="utf-8")
         return 0
+    if args.command == "stream" and args.name is None:
+        parser.error("stream needs a NAME")
+    records = (stream(args.shared, args.name) if args.command == "stream"
+               else labelled_items(args.shared))
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     try:
-        for record in labelled_items(args.shared):
+        for record in records:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         if out is not sys.stdout:

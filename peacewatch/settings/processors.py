@@ -46,6 +46,10 @@ class ProcessorsSettings(Section):
     watchlist: Path | None = None
     # The known state from the seed documents; default: <seeds_dir>/baseline.toml.
     baseline: Path | None = None
+    # The learned model (``peacewatch train``); default: <seeds_dir>/model.json if it exists.
+    model: Path | None = None
+    # Off: the watchlist rules alone classify.
+    use_model: bool = True
     # Stage state (SQLite); relative paths are under data_dir.
     state_path: Path = Path("processors.sqlite3")
     group: str = Field(default="peacewatch-processors", min_length=1)

@@ -24,3 +24,6 @@ class LoggingSettings(Section):
 class DaemonSettings(Section):
     # How long SIGTERM waits for in-flight work before the process gives up and exits.
     grace_period_s: float = Field(default=10.0, gt=0)
+    # What time story windows and alert grouping run on: the wall clock, or item time (the
+    # latest publication time seen), so that replaying an archive behaves like the live run.
+    clock: Literal["wall", "item"] = "wall"

@@ -23,8 +23,8 @@ import feedparser
 import pytest
 from collectors_testkit import FeedServer, Route, make_context, read_raw, run_once
 
-from collectors.identity import canonical_url
 from collectors.stage import CollectorStage
+from peacewatch.identity import canonical_url
 
 pytestmark = pytest.mark.slow
 _HEADER = re.compile(rb"^Header:\s*([A-Za-z-]+):\s*(.*?)\s*$", re.M)

@@ -1,21 +1,8 @@
-"""HTML to text, and the JSON Feed reader."""
+"""The JSON Feed reader."""
 
 from __future__ import annotations
 
 from collectors.jsonfeed import looks_like_json_feed, parse_json_feed
-from collectors.text import clip, html_to_text, parse_html
-
-
-def test_html_to_text_keeps_paragraphs_drops_hidden_decodes_once():
-    html = ("<div><p>One\n two &amp;amp; three</p><ul><li>a</li><li>b</li></ul>"
-            "<script>x()</script><style>p{}</style><p>Four<br/>Five &lt;b&gt;</p></div>")
-    assert html_to_text(html) == "One two &amp; three\n\na\n\nb\n\nFour\n\nFive <b>"
-    assert parse_html("<title>T</title><h1>H</h1>x")[1:] == ("T", "H")
-
-
-def test_clip_cuts_at_words():
-    assert clip("one two three four", 12) == "one two…"
-    assert clip("short", 12) == "short"
 
 
 def test_json_feed_items_become_entries():

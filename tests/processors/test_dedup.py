@@ -7,12 +7,10 @@ from processors.dedup import (
     NearDupDecider,
     NearDupThresholds,
     estimate_jaccard,
-    exact_keys,
     fingerprint,
     lsh_keys,
     minhash,
 )
-from processors.text import content_hash
 
 LEAD = ("Ukraine and Russia agreed on Tuesday to stop attacking each other's energy "
         "facilities for thirty days, after separate talks with American negotiators in Riyadh "
@@ -68,11 +66,3 @@ def test_short_titles_never_make_a_copy_alone() -> None:
     decider = NearDupDecider(NearDupThresholds(title_alone=0.1, title_alone_far=0.1))
     assert not decider.compare(fingerprint("Live updates", ""), fingerprint("Live updates", ""),
                                hours_apart=0)
-
-
-def test_exact_keys_use_canonical_url_and_content_hash() -> None:
-    a = exact_keys("https://www.bbc.co.uk/news/x?at_medium=RSS", content_hash("Title", "Body text"))
-    b = exact_keys("http://bbc.co.uk/news/x", content_hash("TITLE", "body  text"))
-    assert a == b
-    assert a[0].startswith("hash:") and a[1] == "url:https://bbc.co.uk/news/x"
-    assert exact_keys(None, content_hash("t", "b")) == [f"hash:{content_hash('t', 'b')}"]

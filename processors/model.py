@@ -1,0 +1,166 @@
+"""The learned layer: one logistic model per head over an item's words and the rules' evidence.
+
+A *head* is a tracked issue, or ``kind:background`` (whether an item tells nothing new: an
+analysis, explainer, feature or recap). Each head scores an item with
+``sigmoid(bias + sum of the weights of its features)`` and says yes at its own threshold, chosen
+on the dev split when the model was trained (``processors.train``).
+
+Features (``item_features``) are written so that they carry across languages and outlets: the
+title's and the body's words, five-letter stems (a cheap stemmer for inflected languages),
+word pairs, and the watchlist rules' evidence for every issue, which a user can extend in any
+language without retraining. The model is data: ``model.json``, versioned. A model built by
+other feature code, or in another format, is refused at start-up with ``ModelError``.
+
+Pure: loading reads a file; scoring is arithmetic over dicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from peacewatch.errors import ModelError
+from processors.rules import RuleReading
+from processors.text import background_title, words
+
+FORMAT = 1
+# Bump whenever ``item_features`` changes what it returns: a model trained on other features
+# would read this code's features wrongly, silently.
+FEATURES_VERSION = 1
+KIND_HEAD = "kind:background"
+BODY_WORDS = 150
+STEM = 5
+
+
+def item_features(title: str, body: str, reading: RuleReading) -> dict[str, float]:
+    """The features of one item: what the model reads. ``body`` is the summary (or content)."""
+    title_words = words(title)
+    body_words = words(body)[:BODY_WORDS]
+    out: dict[str, float] = {}
+    for word in title_words:
+        out["t:" + word] = 1.0
+    every = title_words + body_words
+    for word in every:
+        out["w:" + word] = 1.0
+        if len(word) > STEM:
+            out["s:" + word[:STEM]] = 1.0
+    sequence = [*title_words, "|", *body_words]
+    for first, second in itertools.pairwise(sequence):
+        out[f"b:{first} {second}"] = 1.0
+    for issue_id, found in reading.issues.items():
+        out["r:" + issue_id] = math.log1p(found.evidence) / found.threshold
+        if found.applies:
+            out["ra:" + issue_id] = 1.0
+    if reading.names_war:
+        out["war"] = 1.0
+    if background_title(title):
+        out["g:background-title"] = 1.0
+    return out
+
+
+def sentence_features(sentence: str) -> list[str]:
+    """The word, stem and pair features of one sentence: what an evidence quote is chosen by."""
+    ws = words(sentence)
+    out = [f"w:{w}" for w in ws] + [f"s:{w[:STEM]}" for w in ws if len(w) > STEM]
+    return out + [f"b:{a} {b}" for a, b in itertools.pairwise(ws)]
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    name: str
+    bias: float
+    threshold: float
+
+
+class LearnedModel:
+    """A trained model: heads, and per feature the weights it has in each head."""
+
+    def __init__(self, heads: Sequence[Head], weights: Mapping[str, Sequence[tuple[int, float]]],
+                 meta: Mapping[str, Any] | None = None) -> None:
+        self.heads = tuple(heads)
+        self.index = {h.name: n for n, h in enumerate(self.heads)}
+        self.weights = {f: tuple(ws) for f, ws in weights.items()}
+        self.meta = dict(meta or {})
+
+    @property
+    def issue_ids(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.heads if h.name != KIND_HEAD)
+
+    def probabilities(self, features: Mapping[str, float]) -> list[float]:
+        """Each head's probability, in the order of ``heads``."""
+        z = [h.bias for h in self.heads]
+        get = self.weights.get
+        for feature, value in features.items():
+            found = get(feature)
+            if found is not None:
+                for head, weight in found:
+                    z[head] += weight * value
+        return [_sigmoid(v) for v in z]
+
+    def weight(self, head: str, feature: str) -> float:
+        n = self.index[head]
+        return next((w for h, w in self.weights.get(feature, ()) if h == n), 0.0)
+
+    # -- the artefact ------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        """Byte-stable: the same model always gives the same text."""
+        return json.dumps({
+            "format": FORMAT,
+            "features_version": FEATURES_VERSION,
+            "meta": self.meta,
+            "heads": [{"name": h.name, "bias": h.bias, "threshold": h.threshold}
+                      for h in self.heads],
+            "weights": {f: [[h, w] for h, w in ws] for f, ws in sorted(self.weights.items())},
+        }, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "model") -> LearnedModel:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{origin}: not a model file (bad JSON: {exc.msg})") from exc
+        if not isinstance(raw, dict):
+            raise ModelError(f"{origin}: not a model file")
+        if raw.get("format") != FORMAT:
+            raise ModelError(f"{origin}: model format {raw.get('format')!r}; this peacewatch "
+                             f"reads format {FORMAT}: run `peacewatch train` to rebuild it")
+        if raw.get("features_version") != FEATURES_VERSION:
+            raise ModelError(
+                f"{origin}: trained on features v{raw.get('features_version')}; this "
+                f"peacewatch computes v{FEATURES_VERSION}: run `peacewatch train` to rebuild it")
+        try:
+            heads = [Head(str(h["name"]), float(h["bias"]), float(h["threshold"]))
+                     for h in raw["heads"]]
+            weights = {str(f): [(int(h), float(w)) for h, w in ws]
+                       for f, ws in raw["weights"].items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{origin}: malformed model ({exc!r})") from exc
+        if any(h < 0 or h >= len(heads) for ws in weights.values() for h, _ in ws):
+            raise ModelError(f"{origin}: malformed model (a weight names no head)")
+        return cls(heads, weights, raw.get("meta") or {})
+
+    @classmethod
+    def load(cls, path: Path) -> LearnedModel:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ModelError(f"model {path}: cannot be read: {exc.strerror}") from exc
+        return cls.from_json(text, f"model {path}")
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

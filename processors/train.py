@@ -1,0 +1,250 @@
+"""``peacewatch train``: the learned model, built from a labelled corpus, reproducibly.
+
+The corpus is JSON Lines of labelled items (``eval/corpus/build.py texts`` writes them from
+the shared data; ``peacewatch feedback export`` will write a user's own), each with ``split``:
+
+- ``train``: the model's weights are fitted on it, and only on it;
+- ``dev``: each head's regularisation and threshold are chosen on it (pooled with out-of-fold
+  predictions on train, since dev alone holds only a handful of some issues' positives);
+- ``test``: never read here. ``peacewatch eval`` reports it.
+
+One logistic regression per head (``processors.model``): each issue of the watchlist with at
+least ``min_positives`` training positives, and the kind head (background or report). The same
+data, watchlist and seed give the same model, byte for byte: features are sorted, liblinear is
+seeded, folds are seeded, weights are rounded. scikit-learn is needed here only (the ``train``
+extra); the daemon scores with plain Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from peacewatch.errors import ModelError
+from processors.model import KIND_HEAD, Head, LearnedModel, item_features
+from processors.rules import RuleClassifier
+from processors.watchlist import Watchlist
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledItem:
+    id: str
+    title: str
+    summary: str
+    split: str
+    labels: tuple[str, ...]
+    kind: str | None = None
+    language: str | None = None
+    source: str | None = None
+
+    def has(self, head: str) -> bool:
+        if head == KIND_HEAD:
+            return self.kind == "background"
+        return head in self.labels
+
+
+def read_labelled(lines: Iterable[str], origin: str) -> list[LabelledItem]:
+    """Labelled items from JSON Lines; items without labels are skipped (not yet labelled)."""
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{origin}:{number}: not JSON ({exc.msg})") from exc
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            raise ModelError(f"{origin}:{number}: expected an object with an 'id'")
+        if raw.get("labels") is None:
+            continue
+        split = raw.get("split")
+        if split not in SPLITS:
+            raise ModelError(f"{origin}:{number}: 'split' must be one of {', '.join(SPLITS)}")
+        out.append(LabelledItem(
+            id=raw["id"], title=str(raw.get("title") or ""), summary=str(raw.get("summary") or ""),
+            split=split, labels=tuple(sorted(raw["labels"])), kind=raw.get("kind"),
+            language=raw.get("language"), source=raw.get("source")))
+    return out
+
+
+def read_labelled_file(path: Path) -> list[LabelledItem]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return read_labelled(handle, str(path))
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    seed: int = 0
+    c_grid: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+    folds: int = 5
+    min_positives: int = 3
+    # Features seen in fewer training items than this are not learned (names, typos, one-offs).
+    min_count: int = 2
+    # Weights smaller than this are dropped from the artefact: they change no decision.
+    min_weight: float = 0.01
+    # A subset of the train split (the learning curve), drawn with ``seed``.
+    train_fraction: float = 1.0
+
+
+@dataclass
+class HeadReport:
+    name: str
+    c: float
+    threshold: float
+    train_positives: int
+    dev_positives: int
+    dev_f1: float
+
+
+@dataclass
+class TrainResult:
+    model: LearnedModel
+    heads: list[HeadReport] = field(default_factory=list)
+
+
+def data_digest(items: Sequence[LabelledItem]) -> str:
+    h = hashlib.sha256()
+    for item in sorted(items, key=lambda i: i.id):
+        h.update(json.dumps([item.id, item.split, item.labels, item.kind, item.title,
+                             item.summary], ensure_ascii=False).encode("utf-8"))
+    return h.hexdigest()[:16]
+
+
+class _Learner:
+    """scikit-learn, imported when training starts (the daemon never needs it)."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        try:
+            import numpy as np
+            from scipy.sparse import csr_matrix
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.model_selection import StratifiedKFold
+        except ImportError as exc:
+            raise ModelError("peacewatch train needs scikit-learn: pip install "
+                             "'peacewatch[train]' (make test and make run install it)") from exc
+        self.np, self.csr_matrix = np, csr_matrix
+        self._logistic, self._folds = LogisticRegression, StratifiedKFold
+        self.config = config
+
+    def matrix(self, features: list[dict[str, float]], vocabulary: list[str]) -> Any:
+        """Items as a sparse matrix over a sorted vocabulary (the train split's features)."""
+        column = {f: n for n, f in enumerate(vocabulary)}
+        data: list[float] = []
+        indices: list[int] = []
+        indptr = [0]
+        for row in features:
+            cells = sorted((column[f], v) for f, v in row.items() if f in column)
+            indices += [c for c, _ in cells]
+            data += [v for _, v in cells]
+            indptr.append(len(indices))
+        return self.csr_matrix((data, indices, indptr), shape=(len(features), len(vocabulary)))
+
+    def fit(self, x: Any, y: Any, c: float) -> Any:
+        return self._logistic(C=c, solver="liblinear", class_weight="balanced", max_iter=2000,
+                              random_state=self.config.seed).fit(x, y)
+
+    def out_of_fold(self, x: Any, y: Any, c: float) -> list[float]:
+        """Each training item's probability from a model fitted without it."""
+        out = self.np.zeros(len(y))
+        folds = self._folds(min(self.config.folds, int(y.sum())), shuffle=True,
+                            random_state=self.config.seed)
+        for fit_rows, held_rows in folds.split(self.np.zeros(len(y)), y):
+            model = self.fit(x[fit_rows], y[fit_rows], c)
+            out[held_rows] = model.predict_proba(x[held_rows])[:, 1]
+        return [float(p) for p in out]
+
+
+def best_threshold(probabilities: Sequence[float], truth: Sequence[bool]) -> tuple[float, float]:
+    """The threshold (on a 0.025 grid) with the best F1, and that F1; ties go to the higher."""
+    best = (0.0, 0.5)
+    for step in range(2, 39):
+        t = step * 0.025
+        tp = sum(1 for p, y in zip(probabilities, truth, strict=True) if p >= t and y)
+        fp = sum(1 for p, y in zip(probabilities, truth, strict=True) if p >= t and not y)
+        fn = sum(1 for p, y in zip(probabilities, truth, strict=True) if p < t and y)
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 >= best[0]:
+            best = (f1, t)
+    return round(best[1], 3), best[0]
+
+
+def train(items: Sequence[LabelledItem], watchlist: Watchlist,
+          config: TrainConfig | None = None) -> TrainResult:
+    """Fit every head on train, choose its C and threshold on dev; never read test."""
+    config = config or TrainConfig()
+    learn = _Learner(config)
+    np = learn.np
+    rules = RuleClassifier(watchlist)
+    train_items = [i for i in items if i.split == "train"]
+    if config.train_fraction < 1.0:
+        rng = random.Random(config.seed)
+        train_items = rng.sample(train_items, round(len(train_items) * config.train_fraction))
+        train_items.sort(key=lambda i: i.id)
+    dev_items = [i for i in items if i.split == "dev"]
+    if not train_items or not dev_items:
+        raise ModelError("the corpus needs items in both the train and the dev split")
+
+    def featurise(subset: list[LabelledItem]) -> list[dict[str, float]]:
+        return [item_features(i.title, i.summary, rules.read(i.title, i.summary))
+                for i in subset]
+
+    train_features = featurise(train_items)
+    counts: dict[str, int] = {}
+    for row in train_features:
+        for f in row:
+            counts[f] = counts.get(f, 0) + 1
+    vocabulary = sorted(f for f, n in counts.items() if n >= config.min_count)
+    x_train = learn.matrix(train_features, vocabulary)
+    x_dev = learn.matrix(featurise(dev_items), vocabulary)
+
+    heads: list[Head] = []
+    reports: list[HeadReport] = []
+    columns: list[Any] = []
+    for name in (*watchlist.issue_ids, KIND_HEAD):
+        y = np.array([i.has(name) for i in train_items])
+        y_dev = [i.has(name) for i in dev_items]
+        if int(y.sum()) < config.min_positives:
+            continue  # too few examples to learn: the rules alone decide this issue
+        best: tuple[float, float, float, Any] | None = None
+        for c in config.c_grid:
+            model = learn.fit(x_train, y, c)
+            pooled_p = [*model.predict_proba(x_dev)[:, 1], *learn.out_of_fold(x_train, y, c)]
+            pooled_y = [*y_dev, *map(bool, y)]
+            threshold, f1 = best_threshold(pooled_p, pooled_y)
+            if best is None or f1 > best[0] + 1e-9:
+                best = (f1, c, threshold, model)
+        assert best is not None
+        f1, c, threshold, model = best
+        dev_p = model.predict_proba(x_dev)[:, 1]
+        dev_f1 = _f1([p >= threshold for p in dev_p], y_dev)
+        heads.append(Head(name, round(float(model.intercept_[0]), 6), threshold))
+        columns.append(model.coef_[0])
+        reports.append(HeadReport(name, c, threshold, int(y.sum()), sum(y_dev), dev_f1))
+
+    weights: dict[str, list[tuple[int, float]]] = {}
+    for n, coef in enumerate(columns):
+        for j in np.flatnonzero(np.abs(coef) >= config.min_weight):
+            weights.setdefault(vocabulary[int(j)], []).append((n, round(float(coef[j]), 6)))
+    meta = {
+        "data": data_digest(items), "seed": config.seed, "train_items": len(train_items),
+        "dev_items": len(dev_items), "train_fraction": config.train_fraction,
+        "watchlist_issues": list(watchlist.issue_ids),
+    }
+    return TrainResult(LearnedModel(heads, weights, meta), reports)
+
+
+def _f1(predicted: Sequence[bool], truth: Sequence[bool]) -> float:
+    tp = sum(1 for p, y in zip(predicted, truth, strict=True) if p and y)
+    fp = sum(1 for p, y in zip(predicted, truth, strict=True) if p and not y)
+    fn = sum(1 for p, y in zip(predicted, truth, strict=True) if not p and y)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
