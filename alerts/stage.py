@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from functools import partial
 from datetime import datetime
+from functools import partial
 
 from alerts.channels.base import Notifier, build_notifier
 from alerts.dispatch import Dispatcher

@@ -2,14 +2,20 @@
 
 The baseline is the state of the tracked issues as of the seed documents (what was agreed,
 proposed or rejected), the actors, and the sources it comes from. A development that only
-restates a known state -- same issue, the state's terms found in the item, and no stronger
-action than the known one -- is marked ``baseline=True`` and does not alert; a stronger action
-(the minerals deal *signed* where it was only pressed for) is new and does.
+restates a known state is marked ``baseline=True`` and does not alert; a stronger action (the
+minerals deal *signed* where it was only pressed for) is new and does. An item restates a known
+state when:
+
+- it is on the state's issue, and reports no stronger action than the state's;
+- it was published while the state was known: from its ``as_of`` date, and for ``horizon_days``
+  after it (news of the same matter months later is a development of its own);
+- it names every term of the state's ``all`` and one of its ``any``, and at least two distinct
+  terms in all: a broad term alone ("Black Sea", "shipping") never makes an item known.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -99,19 +105,30 @@ def load_baseline(path: Path, issue_ids: tuple[str, ...] | None = None) -> Basel
 class BaselineMatcher:
     """Which known state (if any) an item on an issue merely restates."""
 
-    def __init__(self, baseline: Baseline | None) -> None:
+    def __init__(self, baseline: Baseline | None, horizon: timedelta = timedelta(days=120)) -> None:
         self.baseline = baseline
-        self._states: list[tuple[KnownState, list[TermSet], TermSet]] = []
+        self.horizon = horizon
+        self._states: list[tuple[KnownState, list[TermSet], list[TermSet]]] = []
         for state in baseline.known if baseline else ():
             every = [compile_terms([t], {}) for t in state.all]
-            self._states.append((state, every, compile_terms(state.any, {})))
+            self._states.append((state, every, [compile_terms([t], {}) for t in state.any]))
 
-    def known_state(self, issue_id: str, text: str, severity: Severity) -> KnownState | None:
+    def known_state(self, issue_id: str, text: str, severity: Severity, *,
+                    at: datetime | None = None) -> KnownState | None:
         folded = fold(text)
         lowered = folded.lower()
         for state, every, any_ in self._states:
             if state.issue != issue_id or severity > state.severity:
                 continue
-            if all(t.search(folded, lowered) for t in every) and any_.search(folded, lowered):
+            if at is not None and not self._in_force(state, at):
+                continue
+            if not all(t.search(folded, lowered) for t in every):
+                continue
+            named = sum(1 for t in any_ if t.search(folded, lowered))
+            if named and len(every) + named >= 2:
                 return state
         return None
+
+    def _in_force(self, state: KnownState, at: datetime) -> bool:
+        start = datetime.combine(state.as_of, time.min, tzinfo=UTC)
+        return start <= at <= start + self.horizon

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from peacewatch.errors import ConfigError, PeacewatchError
+from peacewatch.models import Development
 from peacewatch.settings import load_settings
 from processors.classify import IssueClassifier
 from processors.evaluate import evaluate, format_report
@@ -30,6 +31,7 @@ from processors.quality_cli import register as register_quality
 from processors.replay import add_replay_arguments, run_replay
 from processors.stage import issue_classifier, watchlist_path
 from processors.state import ProcessorState
+from processors.stories import Story
 from processors.watchlist import load_watchlist
 
 _TEXT_FIELDS = ("title", "summary", "content")
@@ -281,27 +283,34 @@ def _timeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_timeline(timeline: list[Any], out: TextIO, *, as_json: bool = False) -> None:
+def write_timeline(timeline: list[tuple[Story | None, list[Development]]], out: TextIO, *,
+                   as_json: bool = False) -> None:
     if not timeline:
-        print("no stories yet", file=out)
+        print("no developments yet", file=out)
         return
     for story, developments in timeline:
+        # A story past retention is known by its developments (there is always one then).
+        told = story if story is not None else developments[0]
+        story_id, headline, began = told.story_id, told.headline, told.first_seen
         if as_json:
             out.write(json.dumps({
-                "story_id": story.story_id, "headline": story.headline,
-                "first_seen": story.first_seen.isoformat(),
-                "last_seen": story.last_seen.isoformat(),
-                "severity": story.severity.name.lower(), "sources": len(story.sources),
-                "baseline": story.baseline,
+                "story_id": story_id, "headline": headline, "first_seen": began.isoformat(),
+                "kept": story is not None,
+                "items": len(story.item_ids) if story else None,
+                "sources": len(story.sources) if story else None,
                 "developments": [json.loads(d.model_dump_json()) for d in developments],
             }, ensure_ascii=False) + "\n")
             continue
-        mark = " [baseline]" if story.baseline else ""
-        print(f"{story.first_seen:%Y-%m-%d %H:%M}  {story.severity.name.lower():<9} "
-              f"{story.headline}{mark}", file=out)
-        print(f"{'':18}story {story.story_id}, {len(story.item_ids)} item(s), "
-              f"{len(story.sources)} source(s): "
-              + ", ".join(sorted({s.source for s in story.sources})), file=out)
+        if story is not None:
+            mark = " [baseline]" if story.baseline else ""
+            print(f"{story.first_seen:%Y-%m-%d %H:%M}  {story.severity.name.lower():<9} "
+                  f"{headline}{mark}", file=out)
+            print(f"{'':18}story {story_id}, {len(story.item_ids)} item(s), "
+                  f"{len(story.sources)} source(s): "
+                  + ", ".join(sorted({s.source for s in story.sources})), file=out)
+        else:
+            print(f"{began:%Y-%m-%d %H:%M}  {'':<9} {headline} [story past retention]",
+                  file=out)
         for d in developments:
             base = " [baseline]" if d.baseline else ""
             print(f"{'':18}- {d.first_seen:%Y-%m-%d %H:%M} {d.kind} {d.action} "

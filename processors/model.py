@@ -27,12 +27,12 @@ from typing import Any
 
 from peacewatch.errors import ModelError
 from processors.rules import RuleReading
-from processors.text import background_title, words
+from processors.text import background_title, wordlist, words
 
 FORMAT = 1
 # Bump whenever ``item_features`` changes what it returns: a model trained on other features
 # would read this code's features wrongly, silently.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 KIND_HEAD = "kind:background"
 BODY_WORDS = 150
 STEM = 5
@@ -59,8 +59,35 @@ def item_features(title: str, body: str, reading: RuleReading) -> dict[str, floa
             out["ra:" + issue_id] = 1.0
     if reading.names_war:
         out["war"] = 1.0
-    if background_title(title):
+    out.update(genre_features(title, body))
+    return out
+
+
+_QUESTION_START = wordlist("""
+how why what who where when which is are can could will would should does do did
+jak dlaczego czy co kto gdzie kiedy wie warum was wer wo wann ist sind kann wird
+як чому що хто де коли чи как почему что кто где когда ли""")
+_ADDRESS = wordlist("we you our your us i my nasz wasz wir ihr unser мы ви ми ваш наш")
+
+
+def genre_features(title: str, body: str) -> dict[str, float]:
+    """Marks of an item that tells nothing new (analysis, explainer, opinion, recap): the
+    kind head learns what they weigh."""
+    out: dict[str, float] = {}
+    head = title.strip()
+    first = words(head[:40])[:1]
+    if background_title(head):
         out["g:background-title"] = 1.0
+    if head.endswith("?") or (first and first[0] in _QUESTION_START):
+        out["g:question"] = 1.0
+    if ":" in head[:60] or " | " in head:
+        out["g:labelled-title"] = 1.0
+    if head[:1] in "'\"\u2018\u201c\u201e\u00ab":
+        out["g:quote-title"] = 1.0
+    if _ADDRESS & set(words(body[:400])):
+        out["g:addresses-reader"] = 1.0
+    if not body.strip():
+        out["g:no-body"] = 1.0
     return out
 
 
@@ -89,11 +116,14 @@ class LearnedModel:
     """A trained model: heads, and per feature the weights it has in each head."""
 
     def __init__(self, heads: Sequence[Head], weights: Mapping[str, Sequence[tuple[int, float]]],
-                 meta: Mapping[str, Any] | None = None) -> None:
+                 meta: Mapping[str, Any] | None = None,
+                 idf: Mapping[str, float] | None = None) -> None:
         self.heads = tuple(heads)
         self.index = {h.name: n for n, h in enumerate(self.heads)}
         self.weights = {f: tuple(ws) for f, ws in weights.items()}
         self.meta = dict(meta or {})
+        # How rare each story term is in the training corpus (processors.stories).
+        self.idf = dict(idf or {})
 
     @property
     def issue_ids(self) -> tuple[str, ...]:
@@ -125,6 +155,7 @@ class LearnedModel:
             "heads": [{"name": h.name, "bias": h.bias, "threshold": h.threshold}
                       for h in self.heads],
             "weights": {f: [[h, w] for h, w in ws] for f, ws in sorted(self.weights.items())},
+            "idf": self.idf,
         }, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
 
     @classmethod
@@ -147,11 +178,12 @@ class LearnedModel:
                      for h in raw["heads"]]
             weights = {str(f): [(int(h), float(w)) for h, w in ws]
                        for f, ws in raw["weights"].items()}
+            idf = {str(t): float(v) for t, v in (raw.get("idf") or {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{origin}: malformed model ({exc!r})") from exc
         if any(h < 0 or h >= len(heads) for ws in weights.values() for h, _ in ws):
             raise ModelError(f"{origin}: malformed model (a weight names no head)")
-        return cls(heads, weights, raw.get("meta") or {})
+        return cls(heads, weights, raw.get("meta") or {}, idf)
 
     @classmethod
     def load(cls, path: Path) -> LearnedModel:

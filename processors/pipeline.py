@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,8 +18,15 @@ from peacewatch.identity import canonical_url, exact_keys
 from peacewatch.models import ClassifiedItem, IssueMatch, RawItem
 from processors.actions import ActionDetector
 from processors.classify import Judgement
-from processors.stories import Report, story_terms
-from processors.text import canonical_title, collapse, detect_language, html_to_text
+from processors.entities import Entities
+from processors.stories import Report, story_vector
+from processors.text import (
+    canonical_title,
+    collapse,
+    detect_language,
+    html_to_text,
+    split_sentences,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +81,12 @@ def fan_out(classified: ClassifiedItem) -> list[ClassifiedItem]:
     return out
 
 
-def report_for(classified: ClassifiedItem, match: IssueMatch,
-               detector: ActionDetector) -> Report:
+def report_for(classified: ClassifiedItem, match: IssueMatch, detector: ActionDetector,
+               entities: Entities, idf: Mapping[str, float]) -> Report:
     item = classified.item
     body = html_to_text(item.content or item.summary)
     title = classified.canonical_title
+    named = entities.found_in(f"{title}\n{body[:2000]}")
     return Report(
         item_id=item.item_id,
         issue_id=match.issue_id,
@@ -88,7 +97,12 @@ def report_for(classified: ClassifiedItem, match: IssueMatch,
         at=item.published_at or item.fetched_at,
         fetched_at=item.fetched_at,
         evidence=match.evidence,
-        action=detector.detect(match.evidence),
-        terms=story_terms(title, body),
+        # What the item reports is in its title and lead; later sentences often recall the past
+        # ("the grain deal Russia signed in July") and must not make the item a signing.
+        action=detector.detect([title, *split_sentences(body)[:1]]),
+        vector=story_vector(title, body, named, idf),
+        entities=named,
+        kind=classified.kind,
+        language=classified.language,
         baseline=item.baseline,
     )

@@ -21,7 +21,7 @@ from peacewatch.settings import load_settings
 from processors.classify import IssueClassifier
 from processors.corpus import add_corpus_arguments, load_corpus
 from processors.evaluate import Report, calibration_error, evaluate, format_report
-from processors.stage import issue_classifier, watchlist_path
+from processors.stage import issue_classifier, load_entities_of, watchlist_path
 from processors.train import SPLITS, LabelledItem, TrainConfig, train
 from processors.watchlist import load_watchlist
 
@@ -153,7 +153,7 @@ def _train(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     watchlist = load_watchlist(args.watchlist or watchlist_path(settings))
     items = load_corpus(args)
-    result = train(items, watchlist, TrainConfig(seed=args.seed))
+    result = train(items, watchlist, TrainConfig(seed=args.seed), load_entities_of(settings))
     out: Path = args.out or settings.seeds_dir / "model.json"
     try:
         out.write_text(result.model.to_json(), encoding="utf-8")

@@ -16,6 +16,7 @@ into state, output and offsets without loss or repeats is ``runner.OutboxStage``
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from processors.actions import ActionDetector
 from processors.baseline import BaselineMatcher, load_baseline
 from processors.classify import IssueClassifier
 from processors.dedup import Fingerprint, NearDupDecider, NearDupThresholds, fingerprint, lsh_keys
+from processors.entities import NO_ENTITIES, Entities, load_entities
 from processors.model import LearnedModel
 from processors.pipeline import classified_item, copy_keys, fan_out, normalise, report_for
 from processors.runner import OutboxStage
@@ -50,6 +52,13 @@ def watchlist_path(settings: Settings) -> Path:
 
 def baseline_path(settings: Settings) -> Path:
     return settings.processors.baseline or settings.seeds_dir / "baseline.toml"
+
+
+def load_entities_of(settings: Settings) -> Entities:
+    path = settings.processors.entities or settings.seeds_dir / "entities.toml"
+    if settings.processors.entities is None and not path.exists():
+        return NO_ENTITIES
+    return load_entities(path)
 
 
 def load_model(settings: Settings) -> LearnedModel | None:
@@ -88,6 +97,9 @@ class StoryDecisions:
     detector: ActionDetector
     decider: NearDupDecider
     clusterer: StoryClusterer
+    entities: Entities
+    # How rare each story term is (from the model's training corpus; empty without a model).
+    idf: Mapping[str, float]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StoryDecisions:
@@ -99,14 +111,18 @@ class StoryDecisions:
         nd = p.neardup
         rules = StoryRules(window=timedelta(hours=p.stories.window_hours),
                            join_threshold=p.stories.join_threshold,
-                           min_shared=p.stories.min_shared_terms)
+                           novelty_threshold=p.stories.novelty_threshold)
+        model = load_model(settings)
         return cls(
             detector=ActionDetector(watchlist),
             decider=NearDupDecider(NearDupThresholds(
                 nd.body, nd.body_with_title, nd.title_with_body, nd.title_alone,
                 nd.title_alone_far, nd.close_hours)),
-            clusterer=StoryClusterer(rules, BaselineMatcher(baseline),
-                                     {k: v.name for k, v in watchlist.parties.items()}),
+            clusterer=StoryClusterer(
+                rules, BaselineMatcher(baseline, timedelta(days=p.baseline_horizon_days)),
+                {k: v.name for k, v in watchlist.parties.items()}),
+            entities=load_entities_of(settings),
+            idf=model.idf if model is not None else {},
         )
 
 
@@ -194,7 +210,7 @@ class StoriesStage(OutboxStage[StoryDecisions]):
         if previous is not None and previous.revision >= item.revision:
             return  # the same item again (a re-sent message): already placed
         d = self.decisions
-        report = report_for(classified, match, d.detector)
+        report = report_for(classified, match, d.detector, d.entities, d.idf)
         body = report.text.split("\n", 1)[1] if "\n" in report.text else ""
         fp = fingerprint(classified.canonical_title, body)
         keys = lsh_keys(fp)

@@ -34,7 +34,7 @@ from typing import Any
 from peacewatch.errors import ProcessorError
 from peacewatch.models import Development, Severity, SourceRef
 from peacewatch.sqlite import immediate, open_state
-from processors.stories import Story
+from processors.stories import Seen, Story
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS offsets (
@@ -104,10 +104,12 @@ def story_to_json(story: Story) -> str:
     return json.dumps({
         "story_id": story.story_id, "issue_id": story.issue_id, "headline": story.headline,
         "first_seen": story.first_seen.isoformat(), "last_seen": story.last_seen.isoformat(),
-        "terms": story.terms, "item_ids": story.item_ids,
+        "recent": [_seen_json(s) for s in story.recent],
+        "item_ids": story.item_ids,
         "sources": [s.model_dump(mode="json", exclude={"schema_version"}) for s in story.sources],
         "severity": int(story.severity), "actions": story.actions, "parties": story.parties,
-        "baseline": story.baseline,
+        "entities": story.entities, "baseline": story.baseline,
+        "told": [_seen_json(s) for s in story.told],
     }, ensure_ascii=False)
 
 
@@ -117,12 +119,30 @@ def story_from_json(data: str) -> Story:
         story_id=raw["story_id"], issue_id=raw["issue_id"], headline=raw["headline"],
         first_seen=datetime.fromisoformat(raw["first_seen"]),
         last_seen=datetime.fromisoformat(raw["last_seen"]),
-        terms=dict(raw["terms"]), item_ids=list(raw["item_ids"]),
+        # A story written before stories kept their reports has none to compare with.
+        recent=[_seen_from(s) for s in raw.get("recent", [])],
+        item_ids=list(raw["item_ids"]),
         # Written by story_to_json from valid models: no need to validate them again.
         sources=[SourceRef.model_construct(**s) for s in raw["sources"]],
         severity=Severity(raw["severity"]), actions=list(raw["actions"]),
-        parties=list(raw["parties"]), baseline=bool(raw["baseline"]),
+        parties=list(raw["parties"]), entities=list(raw.get("entities", [])),
+        baseline=bool(raw["baseline"]),
+        told=[_seen_from(s) for s in raw["told"]] if "told" in raw else _legacy_told(raw),
     )
+
+
+def _seen_json(s: Seen) -> list[Any]:
+    return [s.item_id, s.at.isoformat(), s.source, s.vector, s.language]
+
+
+def _seen_from(row: list[Any]) -> Seen:
+    return Seen(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4])
+
+
+def _legacy_told(raw: dict[str, Any]) -> list[Seen]:
+    """A story written by the release before kept no reports: it had made its developments,
+    and with no report to compare with, no later item joins it."""
+    return [Seen(raw["item_ids"][-1], datetime.fromisoformat(raw["last_seen"]), "", {})]
 
 
 _FILE_LOCKS: dict[Path, threading.RLock] = {}
@@ -295,17 +315,25 @@ class ProcessorState:
                 (development.development_id, development.issue_id, development.story_id, part,
                  development.model_dump_json(), _ts(development.detected_at)))
 
-    def timeline(self, issue: str) -> list[tuple[Story, list[Development]]]:
-        stories = [story_from_json(r[0]) for r in self._q(
-            "SELECT data FROM stories WHERE issue = ? ORDER BY first_seen", (issue,))]
+    def timeline(self, issue: str) -> list[tuple[Story | None, list[Development]]]:
+        """An issue's developments, grouped by story in the order the stories began, each with
+        its story while the state still keeps it (developments outlive story retention)."""
+        stories = {s.story_id: s for s in (story_from_json(r[0]) for r in self._q(
+            "SELECT data FROM stories WHERE issue = ?", (issue,)))}
         devs: dict[str, list[Development]] = {}
-        for (data,) in self._q("SELECT data FROM developments WHERE issue = ? "
-                               "ORDER BY detected_at", (issue,)):
+        for (data,) in self._q("SELECT data FROM developments WHERE issue = ?", (issue,)):
             d = Development.model_validate_json(data)
             devs.setdefault(d.story_id, []).append(d)
+        for story_id in stories:
+            devs.setdefault(story_id, [])
         for items in devs.values():
             items.sort(key=lambda d: (d.first_seen, d.detected_at))
-        return [(s, devs.get(s.story_id, [])) for s in stories]
+
+        def began(story_id: str) -> datetime:
+            story = stories.get(story_id)
+            return story.first_seen if story is not None else devs[story_id][0].first_seen
+
+        return [(stories.get(sid), devs[sid]) for sid in sorted(devs, key=lambda i: (began(i), i))]
 
     def developments(self) -> list[Development]:
         """Every development emitted, oldest first."""

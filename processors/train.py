@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from peacewatch.errors import ModelError
+from processors.entities import NO_ENTITIES, Entities
 from processors.model import KIND_HEAD, Head, LearnedModel, item_features
 from processors.rules import RuleClassifier
+from processors.stories import story_stems
 from processors.watchlist import Watchlist
 
 SPLITS = ("train", "dev", "test")
@@ -178,8 +181,21 @@ def best_threshold(probabilities: Sequence[float], truth: Sequence[bool]) -> tup
     return round(best[1], 3), best[0]
 
 
+def story_idf(items: Sequence[LabelledItem], entities: Entities) -> dict[str, float]:
+    """How rare each story term (stem or entity) is over ``items``: log((n + 1) / (df + 1)),
+    kept for terms seen at least twice (rarer ones count as unseen)."""
+    df: dict[str, int] = {}
+    for item in items:
+        text = f"{item.title}\n{item.summary}"
+        terms = set(story_stems(text)) | {"e:" + e for e in entities.found_in(text)}
+        for term in terms:
+            df[term] = df.get(term, 0) + 1
+    n = len(items)
+    return {t: round(math.log((n + 1) / (d + 1)), 3) for t, d in sorted(df.items()) if d >= 2}
+
+
 def train(items: Sequence[LabelledItem], watchlist: Watchlist,
-          config: TrainConfig | None = None) -> TrainResult:
+          config: TrainConfig | None = None, entities: Entities = NO_ENTITIES) -> TrainResult:
     """Fit every head on train, choose its C and threshold on dev; never read test."""
     config = config or TrainConfig()
     learn = _Learner(config)
@@ -210,22 +226,28 @@ def train(items: Sequence[LabelledItem], watchlist: Watchlist,
     heads: list[Head] = []
     reports: list[HeadReport] = []
     columns: list[Any] = []
+    # The kind of an item is asked only of items on an issue: it learns from those alone.
+    on_issue = np.array([bool(i.labels) for i in train_items])
+    on_issue_dev = np.array([bool(i.labels) for i in dev_items])
     for name in (*watchlist.issue_ids, KIND_HEAD):
-        y = np.array([i.has(name) for i in train_items])
-        y_dev = [i.has(name) for i in dev_items]
+        rows = on_issue if name == KIND_HEAD else np.ones(len(train_items), dtype=bool)
+        dev_rows = on_issue_dev if name == KIND_HEAD else np.ones(len(dev_items), dtype=bool)
+        x, xd = x_train[rows], x_dev[dev_rows]
+        y = np.array([i.has(name) for i in train_items])[rows]
+        y_dev = [i.has(name) for i, keep in zip(dev_items, dev_rows, strict=True) if keep]
         if int(y.sum()) < config.min_positives:
             continue  # too few examples to learn: the rules alone decide this issue
         best: tuple[float, float, float, Any] | None = None
         for c in config.c_grid:
-            model = learn.fit(x_train, y, c)
-            pooled_p = [*model.predict_proba(x_dev)[:, 1], *learn.out_of_fold(x_train, y, c)]
+            model = learn.fit(x, y, c)
+            pooled_p = [*model.predict_proba(xd)[:, 1], *learn.out_of_fold(x, y, c)]
             pooled_y = [*y_dev, *map(bool, y)]
             threshold, f1 = best_threshold(pooled_p, pooled_y)
             if best is None or f1 > best[0] + 1e-9:
                 best = (f1, c, threshold, model)
         assert best is not None
         f1, c, threshold, model = best
-        dev_p = model.predict_proba(x_dev)[:, 1]
+        dev_p = model.predict_proba(xd)[:, 1]
         dev_f1 = _f1([p >= threshold for p in dev_p], y_dev)
         heads.append(Head(name, round(float(model.intercept_[0]), 6), threshold))
         columns.append(model.coef_[0])
@@ -240,7 +262,8 @@ def train(items: Sequence[LabelledItem], watchlist: Watchlist,
         "dev_items": len(dev_items), "train_fraction": config.train_fraction,
         "watchlist_issues": list(watchlist.issue_ids),
     }
-    return TrainResult(LearnedModel(heads, weights, meta), reports)
+    idf = story_idf([i for i in items if i.split != "test"], entities)
+    return TrainResult(LearnedModel(heads, weights, meta, idf), reports)
 
 
 def _f1(predicted: Sequence[bool], truth: Sequence[bool]) -> float:

@@ -30,14 +30,16 @@ class NearDupSettings(Section):
 
 
 class StorySettings(Section):
-    """How items of one issue are grouped into stories."""
+    """How items of one issue are grouped into stories (see processors/stories.py)."""
 
     # A story stays open while it has news within this window.
     window_hours: float = Field(default=72.0, gt=0)
-    # Share of an item's story words found in the story (overlap coefficient) to join it.
-    join_threshold: float = Field(default=0.4, gt=0, le=1)
-    min_shared_terms: int = Field(default=3, ge=1)
-    # Stories (and their developments) kept in the state for the timeline.
+    # Resemblance (cosine of word-and-entity vectors) to a story's closest report to join it.
+    join_threshold: float = Field(default=0.2, gt=0, le=1)
+    # A later report resembling none of its story's reports more than this, and naming an
+    # entity the story has not, is a new turn of the story (a development).
+    novelty_threshold: float = Field(default=0.1, ge=0, le=1)
+    # Stories kept in the state to join; developments are kept for the timeline regardless.
     retention_days: float = Field(default=90.0, gt=0)
 
 
@@ -48,6 +50,11 @@ class ProcessorsSettings(Section):
     baseline: Path | None = None
     # The learned model (``peacewatch train``); default: <seeds_dir>/model.json if it exists.
     model: Path | None = None
+    # The actors, places and things stories are told apart by; default:
+    # <seeds_dir>/entities.toml if it exists.
+    entities: Path | None = None
+    # How long after its as_of date a known state of the baseline is still what is known.
+    baseline_horizon_days: float = Field(default=120.0, gt=0)
     # Off: the watchlist rules alone classify.
     use_model: bool = True
     # Stage state (SQLite); relative paths are under data_dir.

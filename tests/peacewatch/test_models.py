@@ -28,11 +28,14 @@ def test_events_are_frozen_and_refuse_unknown_fields() -> None:
         RawItem.model_validate({**raw.model_dump(), "surprise": 1})
 
 
-def test_schema_version_is_checked() -> None:
+def test_schema_version_is_checked_and_the_previous_one_still_read() -> None:
     data = item().model_dump(mode="json")
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     with pytest.raises(pydantic.ValidationError, match="schema_version"):
-        RawItem.model_validate({**data, "schema_version": 2})
+        RawItem.model_validate({**data, "schema_version": 3})
+    # A message from the release before: no canonical URL yet, otherwise the same.
+    old = {k: v for k, v in data.items() if k != "canonical_url"} | {"schema_version": 1}
+    assert RawItem.model_validate(old).canonical_url is None
 
 
 def test_naive_datetimes_are_refused() -> None:

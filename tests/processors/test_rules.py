@@ -158,3 +158,38 @@ def test_unnamed_factor_admits_placeless_items_on_strong_evidence(watchlist_text
 
 def labels_of(classifier: IssueClassifier, title: str, summary: str = "") -> set[str]:
     return {m.issue_id for m in classifier.classify(title, summary)}
+
+
+@pytest.mark.parametrize(("title", "summary", "expected"), [
+    ("Rozmowy pokojowe w Genewie. Witkoff i Umierow omówili plan pokojowy", "",
+     {"negotiations"}),
+    ("Rosja odrzuca rozejm na Wielkanoc", "Kreml twierdzi, że Ukraina łamie zawieszenie broni.",
+     {"ceasefire"}),
+    ("UE przyjmuje kolejny pakiet sankcji wobec Rosji",
+     "Na liście znalazły się tankowce floty cieni.", {"sanctions"}),
+    ("Koalicja chętnych: gwarancje bezpieczeństwa dla Ukrainy po zawieszeniu broni", "",
+     {"negotiations", "security-guarantees", "ceasefire"}),
+    ("Selenskyj lehnt Gebietsabtretungen im Donbass ab", "", {"territory"}),
+    ("Ukraine-Friedensgespräche in Abu Dhabi: Delegationen beraten über Waffenruhe", "",
+     {"negotiations", "ceasefire"}),
+    ("Україна і Росія обмінялися полоненими", "Додому повернулися 150 захисників.",
+     {"prisoners"}),
+    ("Зеленський: вступ України до НАТО залишається метою", "", {"nato-membership"}),
+    ("Россия и США провели переговоры в Стамбуле", "", {"negotiations"}),
+    ("Атака морских дронов на российский танкер в Черном море", "", {"black-sea"}),
+])
+def test_other_languages_on_the_same_terms(classifier: IssueClassifier, title: str, summary: str,
+                                           expected: set[str]) -> None:
+    assert labels(classifier, title, summary) == expected
+
+
+@pytest.mark.parametrize(("title", "summary"), [
+    ("W Strefie Gazy obowiązuje zawieszenie broni", "Hamas ma uwolnić zakładników."),
+    ("USA verhängen neue Sanktionen gegen iranische Ölexporte", "Teheran kündigt Antwort an."),
+    ("Schweden tritt der NATO bei", "Ungarn hatte die Aufnahme verzögert."),
+    # Polish "mediach" (in the media) is not mediation; "kryminał" is not Crimea.
+    ("Zełenski opublikował wpis w mediach społecznościowych", "Kryminał w Kijowie."),
+])
+def test_other_languages_other_conflicts_and_false_friends(classifier: IssueClassifier,
+                                                           title: str, summary: str) -> None:
+    assert labels(classifier, title, summary) == set()

@@ -9,7 +9,7 @@ import pytest
 from peacewatch.errors import ProcessorError
 from peacewatch.models import Development, Severity, SourceRef
 from processors.state import PlacedItem, ProcessorState
-from processors.stories import Story
+from processors.stories import Seen, Story
 
 T = datetime(2025, 4, 1, tzinfo=UTC)
 
@@ -81,9 +81,11 @@ def test_a_failed_transaction_leaves_nothing(state: ProcessorState) -> None:
 def test_stories_developments_and_placed_items_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     state = ProcessorState(path)
-    story = Story("s1", "ceasefire", "Truce", T, T, {"truce": 2}, ["a"],
-                  [SourceRef(source="wire", url="https://w.example/a")], Severity.AGREED,
-                  ["agreed"], ["russia"], baseline=True)
+    seen = Seen("a", T, "wire", {"truce": 0.8, "e:kyiv": 0.6}, "en")
+    story = Story("s1", "ceasefire", "Truce", T, T, recent=[seen], item_ids=["a"],
+                  sources=[SourceRef(source="wire", url="https://w.example/a")],
+                  severity=Severity.AGREED, actions=["agreed"], parties=["russia"],
+                  entities=["kyiv"], baseline=True, told=[seen])
     dev = Development(development_id="d1", issue_id="ceasefire", story_id="s1",
                       kind="new_story", headline="Truce", severity=Severity.AGREED,
                       first_seen=T, detected_at=T)

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Agreement between two annotators who labelled the same items apart (``double.jsonl``).
+
+    python eval/corpus/agreement.py [--sample random-200|rare-issue-keywords-116]
+
+Per issue: positives each annotator gave, how many both gave, raw agreement, Cohen's kappa and
+positive agreement (2 x both / (first + second)); a dash where neither gave any. Standard
+library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ISSUES = ("negotiations", "crimea", "security-guarantees", "sanctions", "ceasefire", "territory",
+          "nato-membership", "black-sea", "minerals-deal", "military-aid", "prisoners")
+
+
+def table(rows: list[dict[str, list[str]]]) -> str:
+    n = len(rows)
+    out = [f"{'issue':<22}{'first':>7}{'second':>8}{'both':>6}{'agree':>8}{'kappa':>7}"
+           f"{'pos. agr.':>11}"]
+    for issue in ISSUES:
+        a = [issue in r["first"] for r in rows]
+        b = [issue in r["second"] for r in rows]
+        both = sum(x and y for x, y in zip(a, b, strict=True))
+        only_a, only_b = sum(a) - both, sum(b) - both
+        neither = n - both - only_a - only_b
+        observed = (both + neither) / n
+        chance = (sum(a) / n) * (sum(b) / n) + (1 - sum(a) / n) * (1 - sum(b) / n)
+        kappa = "-" if chance == 1 else f"{(observed - chance) / (1 - chance):.2f}"
+        positive = "-" if not sum(a) + sum(b) else f"{2 * both / (sum(a) + sum(b)):.2f}"
+        out.append(f"{issue:<22}{sum(a):>7}{sum(b):>8}{both:>6}{observed:>8.1%}{kappa:>7}"
+                   f"{positive:>11}")
+    same = sum(r["first"] == r["second"] for r in rows)
+    out.append(f"{n} items; identical label sets {same} ({same / n:.1%})")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sample", help="only this sample (default: all)")
+    args = parser.parse_args(argv)
+    with (HERE / "double.jsonl").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    if args.sample:
+        rows = [r for r in rows if r["sample"] == args.sample]
+    if not rows:
+        raise SystemExit(f"no items in sample {args.sample!r}")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
