@@ -82,6 +82,11 @@ def eval_corpus(args: argparse.Namespace) -> int:
     print(_table(f"language ({args.split})",
                  [(lang, [i for i in chosen if (i.language or "?") == lang])
                   for lang in languages], predicted, issues))
+    print()
+    sources = sorted({i.source or "?" for i in chosen})
+    print(_table(f"source ({args.split})",
+                 [(src, [i for i in chosen if (i.source or "?") == src]) for src in sources],
+                 predicted, issues))
     if classifier.model is not None:
         print()
         print(_calibration(classifier, chosen))

@@ -200,6 +200,8 @@ class Annotations:
     before: dict[str, Any] = field(default_factory=dict)
     # item id -> its labels, for every item of the labelled corpus.
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # item id -> train, dev or test: the classifier was fitted on train and tuned on dev.
+    splits: dict[str, str] = field(default_factory=dict)
 
     def event_items(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = defaultdict(set)
@@ -218,6 +220,7 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
 def load_annotations(folder: Path, window: str, corpus: Path) -> Annotations:
     a = Annotations()
     a.labels = {str(r["id"]): tuple(r["labels"]) for r in _lines(corpus / "labels.jsonl")}
+    a.splits = {str(r["id"]): str(r["split"]) for r in _lines(corpus / "selection.jsonl")}
     a.events = [Event(e["event"], e["story"], e["issue"], e["first_id"], _time(e["first_at"]),
                       e["action"], e["what"]) for e in _lines(folder / f"events-{window}.jsonl")]
     a.stories = {(s["issue"], s["id"]): (s["story"], s["event"])
@@ -362,23 +365,22 @@ def format_replay(window: str, out: ReplayOutput, a: Annotations,
     lines.append("alerting developments per issue: "
                  + ", ".join(f"{k} {v}" for k, v in sorted(per_issue.items())))
     if a.events:
-        recall = event_recall(a.events, out.developments, a.event_items())
-        hit = sum(h for h, _ in recall.values())
-        total = sum(t for _, t in recall.values())
-        lines.append(f"event recall within {RECALL_HOURS:.0f} h: {hit}/{total} = "
-                     f"{hit / total:.3f}  ("
-                     + ", ".join(f"{k} {h}/{t}" for k, (h, t) in sorted(recall.items())) + ")")
-    if a.stories:
-        found = annotated_precision(alerting, a)
-        judged_n = sum(found.values()) - found["unlabelled"]
-        lines.append(f"alert precision by the annotation: {found['new']}/{judged_n} = "
-                     f"{found['new'] / judged_n if judged_n else 0:.3f} new ("
-                     + ", ".join(f"{k} {found[k]}" for k in
-                                 ("new", "repeat", "no event", "wrong issue", "unlabelled"))
-                     + ")")
-        p, r, truth_pairs, guessed = story_pairs(a.stories, out.placements, outlets)
-        lines.append(f"story pairs across outlets: precision {p:.3f}, recall {r:.3f} "
-                     f"({truth_pairs} annotated same-story pairs, {guessed} placed together)")
+        lines += _judgement_lines(out, alerting, a, outlets, "")
+        if "event_recall" in before:
+            lines.append(f"  before: event recall {before['event_recall']:.3f}, alert precision "
+                         f"by the annotation {before['annotated_precision']:.3f}, story pairs "
+                         f"precision {before['story_pair_precision']:.3f}, recall "
+                         f"{before['story_pair_recall']:.3f}")
+        # The classifier learned from the train split and was tuned on dev: the test split's
+        # part of the window is what it never saw.
+        test = {i for i, split in a.splits.items() if split == "test"}
+        held = Annotations(events=[e for e in a.events if e.first_id in test],
+                           stories={k: v for k, v in a.stories.items() if k[1] in test},
+                           labels=a.labels)
+        if held.events:
+            lines.append("on the test split's items only (neither trained nor tuned on):")
+            lines += _judgement_lines(out, [d for d in alerting if trigger(d) in test], held,
+                                      outlets, "  ")
     judged = [a.judged[d.development_id] for d in alerting if d.development_id in a.judged]
     if judged:
         lines.append(f"alert precision judged by reading: {sum(judged)}/{len(judged)} = "
@@ -387,6 +389,27 @@ def format_replay(window: str, out: ReplayOutput, a: Annotations,
         lines.append("alert precision judged by reading: the judged sample names no "
                      "development of this run (judge a new --sample)")
     return "\n".join(lines)
+
+
+def _judgement_lines(out: ReplayOutput, alerting: list[Development], a: Annotations,
+                     outlets: dict[str, str], indent: str) -> list[str]:
+    lines = []
+    recall = event_recall(a.events, out.developments, a.event_items())
+    hit = sum(h for h, _ in recall.values())
+    total = sum(t for _, t in recall.values())
+    lines.append(f"{indent}event recall within {RECALL_HOURS:.0f} h: {hit}/{total} = "
+                 f"{hit / total if total else 0:.3f}  ("
+                 + ", ".join(f"{k} {h}/{t}" for k, (h, t) in sorted(recall.items())) + ")")
+    found = annotated_precision(alerting, a)
+    judged_n = sum(found.values()) - found["unlabelled"]
+    lines.append(f"{indent}alert precision by the annotation: {found['new']}/{judged_n} = "
+                 f"{found['new'] / judged_n if judged_n else 0:.3f} new ("
+                 + ", ".join(f"{k} {found[k]}" for k in
+                             ("new", "repeat", "no event", "wrong issue", "unlabelled")) + ")")
+    p, r, truth_pairs, guessed = story_pairs(a.stories, out.placements, outlets)
+    lines.append(f"{indent}story pairs across outlets: precision {p:.3f}, recall {r:.3f} "
+                 f"({truth_pairs} annotated same-story pairs, {guessed} placed together)")
+    return lines
 
 
 def _num(value: float) -> str:

@@ -223,7 +223,7 @@ class StoryRules:
     join_threshold: float = 0.2
     # A later report is a new turn of its story when it resembles none of the reports that
     # made the story's developments more than this.
-    novelty_threshold: float = 0.3
+    novelty_threshold: float = 0.2
 
 
 class StoryClusterer:

@@ -15,7 +15,7 @@ Each pair was then labelled by reading both title and summary:
 
 Usage: ``python eval/neardup/build_pairs.py [--shared ../shared] [--show]`` prints the sample
 (``--show`` adds the texts, for reading). Item ids are ``news2022:`` + 16 hex of sha256(link),
-as in ``eval/devset``.
+as in the labelled corpus (``eval/corpus``).
 """
 
 from __future__ import annotations

@@ -36,9 +36,9 @@ class StorySettings(Section):
     window_hours: float = Field(default=72.0, gt=0)
     # Resemblance (cosine of word-and-entity vectors) to a story's closest report to join it.
     join_threshold: float = Field(default=0.2, gt=0, le=1)
-    # A later report resembling none of its story's reports more than this, and naming an
-    # entity the story has not, is a new turn of the story (a development).
-    novelty_threshold: float = Field(default=0.1, ge=0, le=1)
+    # A later report resembling none of the reports that made its story's developments more
+    # than this is a new turn of the story (a development).
+    novelty_threshold: float = Field(default=0.2, ge=0, le=1)
     # Stories kept in the state to join; developments are kept for the timeline regardless.
     retention_days: float = Field(default=90.0, gt=0)
 

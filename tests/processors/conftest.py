@@ -21,5 +21,10 @@ def watchlist() -> Watchlist:
 
 
 @pytest.fixture(scope="session")
+def watchlist_text() -> str:
+    return WATCHLIST.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
 def classifier(watchlist: Watchlist) -> IssueClassifier:
     return IssueClassifier(watchlist)

@@ -19,6 +19,7 @@ import pytest
 
 from peacewatch.bus import open_bus
 from peacewatch.bus.events import EventBus
+from peacewatch.identity import canonical_url, content_hash
 from peacewatch.metrics import Metrics
 from peacewatch.models import (
     CLASSIFIED_ITEMS,
@@ -27,7 +28,6 @@ from peacewatch.models import (
     Event,
     RawItem,
     TopicSpec,
-    stable_hash,
 )
 from peacewatch.settings import Settings, load_settings
 from peacewatch.stage import StageContext
@@ -41,10 +41,11 @@ T0 = datetime(2025, 4, 1, 8, 0, tzinfo=UTC)
 def raw_item(item_id: str, title: str, summary: str = "", *, source: str = "wire",
              url: str | None = None, at: datetime = T0, revision: int = 0,
              baseline: bool = False, content: str = "") -> RawItem:
+    link = url or f"https://{source}.example/{item_id}"
     return RawItem(
-        item_id=item_id, source=source, url=url or f"https://{source}.example/{item_id}",
+        item_id=item_id, source=source, url=link, canonical_url=canonical_url(link),
         title=title, summary=summary, content=content, published_at=at, fetched_at=at,
-        content_hash=stable_hash(title, summary, content), revision=revision,
+        content_hash=content_hash(title, summary, content), revision=revision,
         baseline=baseline, source_kind="seed" if baseline else "feed",
     )
 

@@ -132,13 +132,6 @@ actors = ["IAEA", "Rafael Grossi", "Energoatom", "Rosatom"]
     assert classifier.classify("IAEA inspectors visit reactor in Japan") == ()
 
 
-@pytest.fixture
-def watchlist_text() -> str:
-    from proc_testkit import WATCHLIST
-
-    return WATCHLIST.read_text(encoding="utf-8")
-
-
 def test_unnamed_factor_admits_placeless_items_on_strong_evidence(watchlist_text: str) -> None:
     text = watchlist_text.replace("# unnamed_factor = 2.0", "unnamed_factor = 2.0")
     assert text != watchlist_text
