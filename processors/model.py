@@ -32,8 +32,10 @@ from processors.text import background_title, wordlist, words
 FORMAT = 1
 # Bump whenever ``item_features`` changes what it returns: a model trained on other features
 # would read this code's features wrongly, silently.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 KIND_HEAD = "kind:background"
+# The features the kind head reads (genre_features): the others say what an item is about.
+KIND_FEATURES = ("g:", "k:")
 BODY_WORDS = 150
 STEM = 5
 
@@ -68,14 +70,38 @@ how why what who where when which is are can could will would should does do did
 jak dlaczego czy co kto gdzie kiedy wie warum was wer wo wann ist sind kann wird
 як чому що хто де коли чи как почему что кто где когда ли""")
 _ADDRESS = wordlist("we you our your us i my nasz wasz wir ihr unser мы ви ми ваш наш")
+# Words that say how an item tells, not what it is about: reporting verbs, the vocabulary of
+# analysis, recaps, interviews and media pages, in the languages read.
+_GENRE_WORDS = wordlist("""
+analysis explainer explained opinion comment editorial podcast video watch live blog briefing
+review recap interview profile inside feature letters papers newspaper headlines round-up
+roundup takeaways glance know listen photos pictures guide timeline history ago
+says said reports report told tells claims announces announced confirms confirmed agrees agreed
+signs signed rejects rejected proposes proposed warns warned calls called urges urged vows
+pledges could might may
+analiza komentarz opinia wywiad podcast przegląd relacja mówi powiedział twierdzi ogłosił
+analyse kommentar meinung interview überblick sagt erklärt kündigt
+аналіз коментар інтерв'ю огляд заявив каже аналитика комментарий интервью обзор заявил
+""") | _QUESTION_START | _ADDRESS
 
 
 def genre_features(title: str, body: str) -> dict[str, float]:
-    """Marks of an item that tells nothing new (analysis, explainer, opinion, recap): the
-    kind head learns what they weigh."""
+    """How an item tells, whatever it tells of: the marks of analysis, explainers, opinion
+    and recaps (``g:``), and the words of telling where they stand (``k:``). The kind head
+    reads these alone, so that it judges the genre and not the topic."""
     out: dict[str, float] = {}
     head = title.strip()
-    first = words(head[:40])[:1]
+    title_words = words(head)
+    for n, word in enumerate(title_words):
+        if word in _GENRE_WORDS:
+            out["k:t:" + word] = 1.0
+            if n < 2:
+                out[f"k:at{n}:" + word] = 1.0
+    for word in words(body[:600]):
+        if word in _GENRE_WORDS:
+            out["k:w:" + word] = 1.0
+    out[f"k:title-length:{min(len(title_words) // 4, 5)}"] = 1.0
+    first = title_words[:1]
     if background_title(head):
         out["g:background-title"] = 1.0
     if head.endswith("?") or (first and first[0] in _QUESTION_START):

@@ -28,7 +28,7 @@ from typing import Any
 
 from peacewatch.errors import ModelError
 from processors.entities import NO_ENTITIES, Entities
-from processors.model import KIND_HEAD, Head, LearnedModel, item_features
+from processors.model import KIND_FEATURES, KIND_HEAD, Head, LearnedModel, item_features
 from processors.rules import RuleClassifier
 from processors.stories import story_stems
 from processors.watchlist import Watchlist
@@ -262,6 +262,7 @@ def train(items: Sequence[LabelledItem], watchlist: Watchlist,
     heads: list[Head] = []
     reports: list[HeadReport] = []
     columns: list[Any] = []
+    kind_columns = np.array([n for n, f in enumerate(vocabulary) if f.startswith(KIND_FEATURES)])
     # The kind of an item is asked only of items on an issue: it learns from those alone.
     on_issue = np.array([bool(i.labels) for i in train_items])
     on_issue_dev = np.array([bool(i.labels) for i in dev_items])
@@ -272,9 +273,15 @@ def train(items: Sequence[LabelledItem], watchlist: Watchlist,
         y_dev = [i.has(name) for i, keep in zip(dev_items, dev_rows, strict=True) if keep]
         if int(y.sum()) < config.min_positives:
             continue  # too few examples to learn: the rules alone decide this issue
-        fitted = learn.head(name, x_train[rows], y, x_dev[dev_rows], y_dev)
+        columns_of = kind_columns if name == KIND_HEAD else slice(None)
+        fitted = learn.head(name, x_train[rows][:, columns_of], y,
+                            x_dev[dev_rows][:, columns_of], y_dev)
         heads.append(fitted.head)
-        columns.append(fitted.coef)
+        coef = fitted.coef
+        if name == KIND_HEAD:  # back onto the whole vocabulary, zero off the genre features
+            coef = np.zeros(len(vocabulary))
+            coef[kind_columns] = fitted.coef
+        columns.append(coef)
         reports.append(fitted.report)
 
     weights: dict[str, list[tuple[int, float]]] = {}
