@@ -94,6 +94,10 @@ user_agent = "peacewatch-e2e/{name}"
 min_interval_s = 1
 max_interval_s = 2
 jitter = 0
+[processors.stories]
+# Every item here is an event of its own (its invented words are its own): the clusterer must
+# not take two for one story for sharing the words alone.
+join_threshold = 0.6
 [alerts.receivers.slack]
 kind = "slack"
 webhook_url = "{hook}"

@@ -40,7 +40,7 @@ def test_classify_file_to_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["id"] for o in out] == ["1", "2", 3]
     first = {i["id"]: i for i in out[0]["issues"]}
-    assert set(first) == {"ceasefire", "black-sea"}
+    assert {"ceasefire", "black-sea"} <= set(first)
     assert all(0.5 <= i["score"] <= 1 and i["evidence"] for i in first.values())
     assert out[1]["issues"] == []
     assert [i["id"] for i in out[2]["issues"]] == ["prisoners"]
