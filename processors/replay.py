@@ -196,7 +196,8 @@ class Annotations:
     events: list[Event] = field(default_factory=list)
     # (issue, item id) -> (story, event or None)
     stories: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict)
-    judged: dict[str, bool] = field(default_factory=dict)
+    # development id -> (on the right issue, new to the analyst), as a reader judged it.
+    judged: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     before: dict[str, Any] = field(default_factory=dict)
     # item id -> its labels, for every item of the labelled corpus.
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -225,7 +226,7 @@ def load_annotations(folder: Path, window: str, corpus: Path) -> Annotations:
                       e["action"], e["what"]) for e in _lines(folder / f"events-{window}.jsonl")]
     a.stories = {(s["issue"], s["id"]): (s["story"], s["event"])
                  for s in _lines(folder / f"stories-{window}.jsonl")}
-    a.judged = {j["development_id"]: bool(j["new"])
+    a.judged = {j["development_id"]: (bool(j.get("right_issue", True)), bool(j["new"]))
                 for j in _lines(folder / f"judged-{window}.jsonl")}
     before = folder / f"before-{window}.json"
     if before.exists():
@@ -383,8 +384,11 @@ def format_replay(window: str, out: ReplayOutput, a: Annotations,
                                       outlets, "  ")
     judged = [a.judged[d.development_id] for d in alerting if d.development_id in a.judged]
     if judged:
-        lines.append(f"alert precision judged by reading: {sum(judged)}/{len(judged)} = "
-                     f"{sum(judged) / len(judged):.3f} new")
+        new = sum(1 for _, is_new in judged if is_new)
+        right = sum(1 for on_issue, _ in judged if on_issue)
+        lines.append(f"alert precision judged by reading: {new}/{len(judged)} = "
+                     f"{new / len(judged):.3f} new; {right}/{len(judged)} = "
+                     f"{right / len(judged):.3f} on the right issue")
     elif a.judged:
         lines.append("alert precision judged by reading: the judged sample names no "
                      "development of this run (judge a new --sample)")
