@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 from peacewatch.errors import ConfigError, PeacewatchError
+from peacewatch.jsonl import load_jsonl, read_jsonl
 from peacewatch.models import Development
 from peacewatch.settings import load_settings
 from processors.classify import IssueClassifier
@@ -78,22 +79,6 @@ def register(subparsers: Any) -> None:
 
 def _classifier(args: argparse.Namespace) -> IssueClassifier:
     return issue_classifier(load_settings(args.config), args.watchlist)
-
-
-def read_jsonl(stream: Iterable[str], origin: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, object) per non-empty line, or (line number, error message)."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, f"{origin}:{number}: not JSON: {exc.msg} (column {exc.colno})"
-            continue
-        if not isinstance(value, dict):
-            yield number, f"{origin}:{number}: expected a JSON object, got {type(value).__name__}"
-            continue
-        yield number, value
 
 
 def _item_problem(item: dict[str, Any]) -> str | None:
@@ -162,22 +147,8 @@ def _classify(args: argparse.Namespace) -> int:
 # -- eval --------------------------------------------------------------------------------------
 
 
-def _load_lines(path: Path) -> list[dict[str, Any]]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise PeacewatchError(f"cannot read {path}: {exc.strerror}") from exc
-    out = []
-    with handle:
-        for _, value in read_jsonl(handle, str(path)):
-            if isinstance(value, str):
-                raise PeacewatchError(value)
-            out.append(value)
-    return out
-
-
 def _gold(path: Path) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-    lines = _load_lines(path)
+    lines = load_jsonl(path)
     gold = {}
     for n, line in enumerate(lines, start=1):
         labels = line.get("labels")
@@ -189,7 +160,7 @@ def _gold(path: Path) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
 
 def _predictions_from_output(path: Path) -> dict[str, list[str]]:
     out = {}
-    for n, line in enumerate(_load_lines(path), start=1):
+    for n, line in enumerate(load_jsonl(path), start=1):
         issues = line.get("issues")
         if "id" not in line or not isinstance(issues, list):
             raise PeacewatchError(f"{path}: record {n}: needs 'id' and an 'issues' list")
@@ -221,7 +192,7 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         classifier = _classifier(args)
         if args.items:
-            records = _load_lines(args.items)
+            records = load_jsonl(args.items)
         elif all(any(line.get(f) for f in _TEXT_FIELDS) for line in gold_lines):
             records = gold_lines
         else:

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +44,7 @@ from peacewatch.bus import open_bus
 from peacewatch.daemon import Daemon
 from peacewatch.errors import PeacewatchError
 from peacewatch.identity import canonical_url, content_hash
+from peacewatch.jsonl import load_jsonl, parse_jsonl
 from peacewatch.metrics import Metrics
 from peacewatch.models import RAW_ITEMS, Development, RawItem
 from peacewatch.settings import Settings, load_settings
@@ -166,12 +167,9 @@ def replay(rows: Iterable[dict[str, Any]], settings: Settings) -> ReplayOutput:
     finally:
         state.close()
     messages = []
-    path = settings.data_dir / NOTIFICATIONS
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            n = json.loads(line)
-            messages.append((_time(n["created_at"]),
-                             tuple(d["development_id"] for d in n["developments"])))
+    for n in _lines(settings.data_dir / NOTIFICATIONS):
+        messages.append((_time(n["created_at"]),
+                         tuple(d["development_id"] for d in n["developments"])))
     return ReplayOutput(len(items), developments, placements, messages,
                         items[0].published_at if items else None,
                         items[-1].published_at if items else None)
@@ -212,10 +210,9 @@ class Annotations:
         return out
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    if path.exists():
-        with path.open(encoding="utf-8") as handle:
-            yield from (json.loads(line) for line in handle if line.strip())
+def _lines(path: Path) -> list[dict[str, Any]]:
+    """The objects of an annotation file; an absent file has none."""
+    return load_jsonl(path) if path.exists() else []
 
 
 def load_annotations(folder: Path, window: str, corpus: Path) -> Annotations:
@@ -313,8 +310,7 @@ def story_pairs(annotated: dict[tuple[str, str], tuple[str, str | None]],
 
 def _rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.stream_file is not None:
-        with args.stream_file.open(encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        return load_jsonl(args.stream_file)
     if args.stream is None:
         raise PeacewatchError("eval replay needs --stream NAME or --stream-file FILE")
     corpus: Path = args.corpus or DEFAULT_CORPUS
@@ -323,7 +319,7 @@ def _rows(args: argparse.Namespace) -> list[dict[str, Any]]:
                            "--shared", str(shared)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PeacewatchError(f"{corpus / 'build.py'} stream failed: {done.stderr[-500:]}")
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return parse_jsonl(done.stdout.splitlines(), f"{corpus / 'build.py'} stream")
 
 
 def run_replay(args: argparse.Namespace) -> int:

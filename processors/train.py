@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from peacewatch.errors import ModelError
+from peacewatch.jsonl import read_jsonl
 from processors.entities import NO_ENTITIES, Entities
 from processors.model import KIND_FEATURES, KIND_HEAD, Head, LearnedModel, item_features
 from processors.rules import RuleClassifier
@@ -57,14 +58,10 @@ class LabelledItem:
 def read_labelled(lines: Iterable[str], origin: str) -> list[LabelledItem]:
     """Labelled items from JSON Lines; items without labels are skipped (not yet labelled)."""
     out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{origin}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+    for number, raw in read_jsonl(lines, origin):
+        if isinstance(raw, str):
+            raise ModelError(raw)
+        if not isinstance(raw.get("id"), str):
             raise ModelError(f"{origin}:{number}: expected an object with an 'id'")
         if raw.get("labels") is None:
             continue

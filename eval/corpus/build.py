@@ -14,7 +14,8 @@ The repository keeps ids, links, splits and labels; the texts stay in the shared
 
 ``texts`` writes the labelled-items format that ``peacewatch train`` and ``peacewatch eval``
 read: ``{id, title, summary, language, published, source, outlet, split, stratum, labels,
-kind}`` (``labels`` from ``labels.jsonl``, or from the written item itself).
+kind}`` (``labels`` from ``labels.jsonl``, or from the written item itself). The script needs
+only the standard library and this repository's ``peacewatch/text.py``.
 
 Ids:
 
@@ -39,11 +40,14 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))  # peacewatch.text: standard library only
+
+from peacewatch.text import collapse, parse_html  # noqa: E402
+
 DEFAULT_SHARED = HERE.parents[1].parent / "shared"
 SELECTION = HERE / "selection.jsonl"
 LABELS = HERE / "labels.jsonl"
@@ -102,30 +106,9 @@ class Item:
     summary: str
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        self.parts.append(" ")
-
-
-def collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
 def html_to_text(markup: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(markup)
-    parser.close()
-    return collapse("".join(parser.parts))
+    """The item's text on one line (the one HTML-to-text of peacewatch, collapsed)."""
+    return collapse(parse_html(markup)[0])
 
 
 def link_id(prefix: str, link: str) -> str:
