@@ -29,7 +29,7 @@ from processors.classify import IssueClassifier
 from processors.evaluate import evaluate, format_report
 from processors.quality_cli import add_eval_arguments, eval_corpus
 from processors.quality_cli import register as register_quality
-from processors.replay import add_replay_arguments, run_replay
+from processors.replay import WINDOWS, add_replay_arguments, run_replay
 from processors.stage import issue_classifier, watchlist_path
 from processors.state import ProcessorState
 from processors.stories import Story
@@ -55,7 +55,10 @@ def register(subparsers: Any) -> None:
         "(or --split), every split's and language's macro-F1, calibration and the learning "
         "curve; or, with --gold, on any gold file. `eval replay` runs a stream through the "
         "whole pipeline on item time.")
-    p.add_argument("target", nargs="?", choices=("classify", "replay"), default="classify")
+    p.add_argument("target", nargs="?", choices=("classify", "replay", "all"),
+                   default="classify",
+                   help="classify: the corpus (default); replay: one stream; all: the corpus "
+                   "with its learning curve, then both streams")
     add_eval_arguments(p)
     p.add_argument("--gold", type=Path, help="gold JSON Lines {id, labels} (not the corpus)")
     source = p.add_mutually_exclusive_group()
@@ -181,6 +184,8 @@ def _classify_records(classifier: IssueClassifier,
 def _eval(args: argparse.Namespace) -> int:
     if args.target == "replay":
         return run_replay(args)
+    if args.target == "all":
+        return _eval_all(args)
     if args.gold is None:
         if args.predictions or args.items or args.by:
             raise PeacewatchError("--predictions, --items and --by score a --gold file")
@@ -217,6 +222,17 @@ def _eval(args: argparse.Namespace) -> int:
                   f"F1={mf:.3f}; macro P={ap:.3f} R={ar:.3f} F1={af:.3f}")
     if args.errors:
         _print_errors(args.errors, gold, predicted, texts)
+    return 0
+
+
+def _eval_all(args: argparse.Namespace) -> int:
+    """Everything the judgement is measured by, in one run."""
+    args.learning_curve = True
+    eval_corpus(args)
+    for stream in sorted(WINDOWS):
+        print()
+        args.stream, args.stream_file = stream, None
+        run_replay(args)
     return 0
 
 
