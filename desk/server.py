@@ -24,6 +24,7 @@ from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
 
 log = logging.getLogger("peacewatch.desk")
+_DRAIN_LIMIT = 1024 * 1024
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -48,6 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         early = self._body_problem(headers)
         if early is not None:
+            self._drain(headers)
             self._send(early, close=True)
             return
         length = int(headers.get("content-length", "0") or 0)
@@ -55,6 +57,13 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=False),
                           headers, body)
         self._send(self.server.app.handle(request))
+
+    def _drain(self, headers: dict[str, str]) -> None:
+        """Read (and drop) a refused body the client is sending, up to a bound, so that it
+        reads the answer instead of a reset connection; a larger one is cut off."""
+        raw = headers.get("content-length", "")
+        if raw.isdigit() and int(raw) <= _DRAIN_LIMIT:
+            self.rfile.read(int(raw))
 
     def _body_problem(self, headers: dict[str, str]) -> Response | None:
         limit = self.server.app.ctx.settings.desk.max_body_bytes

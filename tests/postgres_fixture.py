@@ -109,17 +109,28 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[str]:
         server.stop()
 
 
+def create_database(server_dsn: str) -> str:
+    """A new empty database on the server; its DSN."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    info = psycopg.conninfo.conninfo_to_dict(server_dsn)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
+
+
+def drop_database(server_dsn: str, dsn: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def postgres_dsn(postgres_server: str) -> Iterator[str]:
     """A new empty database for one test."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(postgres_server)
-    info["dbname"] = name
-    yield psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    dsn = create_database(postgres_server)
+    yield dsn
+    drop_database(postgres_server, dsn)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
