@@ -235,9 +235,14 @@ class RecordStore:
 
     # -- reading: developments, stories, items -----------------------------------------------
 
+    @staticmethod
+    def _fts5_query(words: list[str]) -> str:
+        """Each word as a quoted FTS5 string: no operator of the user's reaches the engine."""
+        return " ".join('"' + w.replace('"', "") + '"' for w in words)
+
     def _match(self, table: str, words: list[str], alias: str) -> tuple[str, list[Any]]:
         if self.db.dialect == "sqlite":
-            expr = " ".join('"' + w.replace('"', "") + '"' for w in words)
+            expr = self._fts5_query(words)
             # The table is one of two fixed names; the words are a bound parameter.
             return (f"{alias}.seq IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)",  # noqa: S608
                     [expr])
@@ -348,7 +353,14 @@ class RecordStore:
 
     def items(self, f: Filters, cursor: tuple[Any, ...] | None, limit: int) -> Page:
         where, params = ["1 = 1"], []
-        if f.q:
+        source = "items i"
+        if f.q and self.db.dialect == "sqlite":
+            # The full-text index walks its matches newest first and stops at the page's end,
+            # however many rows match (an IN (...) list would collect every match first).
+            source = "items_fts JOIN items i ON i.seq = items_fts.rowid"
+            where.append("items_fts MATCH ?")
+            params.append(self._fts5_query(query_words(f.q)))
+        elif f.q:
             clause, p = self._match("items", query_words(f.q), "i")
             where.append(clause)
             params += p
@@ -370,9 +382,10 @@ class RecordStore:
             where.append("i.seq < ?")
             params.append(cursor[0])
         # Newest recorded first: the record's own order, which an index serves at any size.
+        order = "items_fts.rowid" if source.startswith("items_fts") else "i.seq"
         rows = self.db.query(
-            f"SELECT i.seq, {ITEM_SELECT} "  # noqa: S608
-            f"FROM items i WHERE {' AND '.join(where)} ORDER BY i.seq DESC LIMIT ?",
+            f"SELECT i.seq, {ITEM_SELECT} FROM {source} "  # noqa: S608
+            f"WHERE {' AND '.join(where)} ORDER BY {order} DESC LIMIT ?",
             (*params, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]

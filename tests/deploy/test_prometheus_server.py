@@ -93,6 +93,8 @@ def peacewatch_metrics_port(tmp_path: Path) -> Iterator[int]:
         "[metrics]\n"
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
+        "[desk]\n"
+        "port = 0\n"
         "[collectors]\n"
         "documents = []\n"
         "baseline_documents = []\n"
