@@ -352,7 +352,8 @@ class RecordStore:
             "ORDER BY first_seen, seq", (story_id,))
 
     def items(self, f: Filters, cursor: tuple[Any, ...] | None, limit: int) -> Page:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         source = "items i"
         if f.q and self.db.dialect == "sqlite":
             # The full-text index walks its matches newest first and stops at the page's end,
