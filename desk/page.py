@@ -273,7 +273,7 @@ def timeline(request: Request, params: dict[str, str], ctx: DeskContext) -> Resp
                            ["since", "until", "min_severity", "source"], ctx)
             + (f'<p class="count">{len(devs)} development(s) on this page, oldest first.</p>'
                if devs else '<p class="muted">No developments match.</p>')
-            + "".join(development_html(ctx, d, back) for d in devs)
+            + "".join(development_html(ctx, d, back, level=2) for d in devs)
             + pager(request, encode_cursor(found.next_cursor), "Later developments"))
     return layout(f"{name}: timeline", body, status=_done(request))
 
