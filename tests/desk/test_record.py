@@ -103,9 +103,9 @@ def test_the_commands_rebuild_and_migrate(tmp_path: Path, monkeypatch: pytest.Mo
     publish_sample(events)
     events.close()
     assert main(["record", "migrate"]) == 0
-    assert "schema version 3 (applied now: [1, 2, 3])" in capsys.readouterr().out
+    assert "schema version 4 (applied now: [1, 2, 3, 4])" in capsys.readouterr().out
     assert main(["record", "rebuild"]) == 0
     assert "record rebuilt: 15 message(s) written" in capsys.readouterr().out
     assert main(["record", "migrate"]) == 0
-    assert capsys.readouterr().out.rstrip().endswith("schema version 3")
+    assert capsys.readouterr().out.rstrip().endswith("schema version 4")
 
