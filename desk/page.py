@@ -119,7 +119,8 @@ def state_of_play_html(state: list[dict[str, Any]]) -> str:
 def alerted_html(dev: dict[str, Any]) -> str:
     deliveries = dev["deliveries"]
     if not deliveries:
-        why = "it restates the known state (baseline)" if dev["baseline"] else "no delivery"
+        why = ("it restates the known state (baseline)" if dev["baseline"] else
+               "no delivery recorded: no route took it, or its group is still waiting")
         return f'<p class="alerted no">Not alerted: {e(why)}.</p>'
     parts = [f'{e(d["receiver"])} ({e(d["channel"])}): {e(d["status"])} {when(d["at"])}'
              for d in deliveries]
