@@ -109,3 +109,28 @@ def test_the_commands_rebuild_and_migrate(tmp_path: Path, monkeypatch: pytest.Mo
     assert main(["record", "migrate"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("schema version 4")
 
+
+
+@pytest.mark.kafka
+def test_the_stage_and_rebuild_on_kafka(kafka_bootstrap: str, unique: str,
+                                        tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path, bus={
+        "partitions": 2, "topic_prefix": f"record-{unique}",
+        "kafka": {"bootstrap_servers": [kafka_bootstrap], "session_timeout_s": 6}},
+        desk={"port": 0})
+    events = open_bus(settings)
+    try:
+        publish_sample(events)
+        ctx = StageContext(settings=settings, events=events,
+                           metrics=Metrics(CollectorRegistry()), burst=True)
+        assert Daemon(build(ctx), grace_period_s=10).run_once(settle_s=6) == 15
+        store = open_record(settings)
+        try:
+            assert store.counts("black-sea")[:2] == (3, 3)
+            store.reset_projection()
+            assert rebuild(settings, events, Metrics(CollectorRegistry()), timeout_s=60) == 15
+            assert store.deliveries_of(["dev-3"])["dev-3"][0][2] == "sent"
+        finally:
+            store.close()
+    finally:
+        events.close()
