@@ -1,9 +1,9 @@
 """A thin connection layer over SQLite and PostgreSQL, so that one set of queries serves both.
 
 Queries are written with ``?`` placeholders (PostgreSQL's ``%s`` is substituted); values are
-always bound, never formatted in. Each thread gets its own connection (the web server answers on
-several threads while the record stage writes on its own); ``transaction()`` groups statements
-into one commit.
+always bound, never formatted in. Connections come from a small pool: a statement borrows one,
+a ``transaction()`` holds one for the thread until it commits (the web server answers on many
+threads while the record stage writes on its own).
 """
 
 from __future__ import annotations
@@ -26,98 +26,124 @@ Row = tuple[Any, ...]
 
 class Database(ABC):
     dialect: Dialect
+    # Idle connections kept for reuse; more are opened when needed, and closed when returned
+    # to a full pool.
+    POOL_SIZE = 8
 
     def __init__(self) -> None:
+        # The connection a thread holds: during one statement, or one transaction.
         self._local = threading.local()
-        self._all: list[Any] = []
+        self._idle: list[Any] = []
         self._guard = threading.Lock()
+        self._closed = False
 
     @abstractmethod
     def _connect(self) -> Any:
-        """A new connection for the calling thread."""
+        """A new connection."""
 
     @abstractmethod
     def describe(self) -> str:
         """Where the record is, for messages (no password)."""
 
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            self._local.depth = 0
-            with self._guard:
-                self._all.append(conn)
-        return conn
-
     def _sql(self, sql: str) -> str:
         return sql
 
+    @contextmanager
+    def _borrow(self) -> Iterator[Any]:
+        """The thread's connection in a transaction, else one from the pool for a statement.
+
+        The web server answers each connection on a thread of its own: a connection per
+        thread would be one per client, kept for ever; a pool keeps a few, shared.
+        """
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        conn = self._take()
+        try:
+            yield conn
+            conn.commit()  # a read, too: PostgreSQL must not sit idle in a transaction
+        except BaseException:
+            self._rollback(conn)
+            raise
+        finally:
+            self._give(conn)
+
+    def _take(self) -> Any:
+        with self._guard:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _give(self, conn: Any) -> None:
+        with self._guard:
+            if not self._closed and len(self._idle) < self.POOL_SIZE:
+                self._idle.append(conn)
+                return
+        with suppress(sqlite3.Error, psycopg.Error):
+            conn.close()
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
-            cur = self._conn().execute(self._sql(sql), tuple(params))
-            rows = cur.fetchall() if cur.description is not None else []
+            with self._borrow() as conn:
+                cur = conn.execute(self._sql(sql), tuple(params))
+                rows = cur.fetchall() if cur.description is not None else []
         except (sqlite3.Error, psycopg.Error) as exc:
-            self._after_error()
             raise RecordError(f"record {self.describe()}: {exc}") from exc
-        self._autocommit()
         return [tuple(r) for r in rows]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; return the rows it changed."""
         try:
-            cur = self._conn().execute(self._sql(sql), tuple(params))
-            count = int(cur.rowcount)
+            with self._borrow() as conn:
+                return int(conn.execute(self._sql(sql), tuple(params)).rowcount)
         except (sqlite3.Error, psycopg.Error) as exc:
-            self._after_error()
             raise RecordError(f"record {self.describe()}: {exc}") from exc
-        self._autocommit()
-        return count
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         try:
-            conn = self._conn()
-            if self.dialect == "sqlite":
-                conn.executemany(sql, [tuple(r) for r in rows])
-            else:
-                with conn.cursor() as cur:
-                    cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+            with self._borrow() as conn:
+                if self.dialect == "sqlite":
+                    conn.executemany(sql, [tuple(r) for r in rows])
+                else:
+                    with conn.cursor() as cur:
+                        cur.executemany(self._sql(sql), [tuple(r) for r in rows])
         except (sqlite3.Error, psycopg.Error) as exc:
-            self._after_error()
             raise RecordError(f"record {self.describe()}: {exc}") from exc
-        self._autocommit()
 
     @property
     def in_transaction(self) -> bool:
-        return bool(getattr(self._local, "depth", 0))
+        return getattr(self._local, "conn", None) is not None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together, or not at all (nested: the outer one decides)."""
-        conn = self._conn()
-        if self._local.depth:
-            self._local.depth += 1
-            try:
-                yield
-            finally:
-                self._local.depth -= 1
+        if self.in_transaction:
+            yield
             return
-        self._begin(conn)
-        self._local.depth = 1
+        conn = self._take()
+        try:
+            self._begin(conn)
+        except BaseException:
+            self._give(conn)
+            raise
+        self._local.conn = conn
         try:
             yield
         except BaseException:
-            self._local.depth = 0
             self._rollback(conn)
             raise
-        self._local.depth = 0
-        try:
-            conn.commit()
-        except (sqlite3.Error, psycopg.Error) as exc:
-            self._rollback(conn)
-            raise RecordError(f"record {self.describe()}: commit failed: {exc}") from exc
+        else:
+            try:
+                conn.commit()
+            except (sqlite3.Error, psycopg.Error) as exc:
+                self._rollback(conn)
+                raise RecordError(f"record {self.describe()}: commit failed: {exc}") from exc
+        finally:
+            self._local.conn = None
+            self._give(conn)
 
     @abstractmethod
     def _begin(self, conn: Any) -> None: ...
@@ -127,21 +153,13 @@ class Database(ABC):
         with suppress(sqlite3.Error, psycopg.Error):
             conn.rollback()
 
-    def _autocommit(self) -> None:
-        if not self.in_transaction:
-            self._conn().commit()
-
-    def _after_error(self) -> None:
-        if not self.in_transaction:
-            self._rollback(self._conn())
-
     def close(self) -> None:
         with self._guard:
-            conns, self._all = self._all, []
-        for conn in conns:
+            idle, self._idle = self._idle, []
+            self._closed = True
+        for conn in idle:
             with suppress(sqlite3.Error, psycopg.Error):
                 conn.close()
-        self._local = threading.local()
 
 
 class SqliteDatabase(Database):
@@ -154,7 +172,7 @@ class SqliteDatabase(Database):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RecordError(f"record {path}: cannot create its folder: {exc}") from exc
-        self._conn()  # fail at start-up, not at the first query
+        self._give(self._connect())  # fail at start-up, not at the first query
 
     def describe(self) -> str:
         return str(self.path)
@@ -186,7 +204,7 @@ class PostgresDatabase(Database):
     def __init__(self, dsn: str) -> None:
         super().__init__()
         self._dsn = dsn
-        self._conn()
+        self._give(self._connect())
 
     def describe(self) -> str:
         try:
@@ -207,8 +225,9 @@ class PostgresDatabase(Database):
         return sql.replace("%", "%%").replace("?", "%s")
 
     def _begin(self, conn: Any) -> None:
-        # psycopg opens a transaction at the first statement; end any read left open.
-        conn.commit()
+        # psycopg opens a transaction at the first statement (connections are returned to the
+        # pool committed, so nothing is open now).
+        return None
 
 
 def open_database(path: Path, dsn: str | None) -> Database:

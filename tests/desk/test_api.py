@@ -286,3 +286,23 @@ def test_reads_may_need_a_token_and_writes_are_off_without_one(tmp_path: Path) -
         server.shutdown()
         server.server_close()
         store.close()
+
+
+def test_many_clients_share_a_few_database_connections(desk: Desk) -> None:
+    """Each HTTP connection is answered on a thread of its own; the record's connections come
+    from a small pool, not one per thread kept for ever."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one_client(n: int) -> int:
+        with httpx.Client(base_url=desk.http.base_url, timeout=10) as client:
+            return client.get("/api/issues/black-sea/timeline",
+                              headers={"Connection": "close"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(one_client, range(80))) == {200}
+    db = desk.store.db
+    assert len(db._idle) <= db.POOL_SIZE
+    if db.dialect == "postgresql":
+        open_ = db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                         "current_database()")[0][0]
+        assert open_ <= db.POOL_SIZE + 1
