@@ -69,7 +69,7 @@ class RecordStage(Stage):
         super().__init__(ctx)
         self.store: RecordStore | None = None
         self.consumer: EventConsumer | None = None
-        self._last_prune = 0.0
+        self._last_prune: float | None = None
         self._latest_item_at: float | None = None
 
     def start(self) -> None:
@@ -118,7 +118,8 @@ class RecordStage(Stage):
         forgotten as it is read)."""
         days = self.ctx.settings.desk.record.retention_days
         now = time.monotonic()
-        if days is None or self._latest_item_at is None or now - self._last_prune < _PRUNE_EVERY_S:
+        if days is None or self._latest_item_at is None or (
+                self._last_prune is not None and now - self._last_prune < _PRUNE_EVERY_S):
             return
         assert self.store is not None
         self._last_prune = now

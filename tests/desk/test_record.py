@@ -134,3 +134,24 @@ def test_the_stage_and_rebuild_on_kafka(kafka_bootstrap: str, unique: str,
             store.close()
     finally:
         events.close()
+
+
+def test_the_stage_forgets_what_is_past_retention(tmp_path: Path) -> None:
+    settings = load_settings(None, data_dir=tmp_path, bus={"partitions": 2},
+                             desk={"record": {"retention_days": 2}})
+    events = open_bus(settings)
+    try:
+        publish_sample(events)  # items over five days; the newest on day 4
+        ctx = StageContext(settings=settings, events=events,
+                           metrics=Metrics(CollectorRegistry()), burst=True)
+        Daemon(build(ctx), grace_period_s=5).run_once()
+    finally:
+        events.close()
+    store = open_record(settings)
+    try:
+        kept = [r[1] for r in store.items_by_id(
+            [f"item-{n}" for n in range(1, 6)]).values()]
+        assert sorted(kept) == ["item-3", "item-4", "item-5"]
+        assert store.development("dev-1") is None and store.development("dev-4") is not None
+    finally:
+        store.close()
