@@ -171,6 +171,11 @@ def development_html(ctx: DeskContext, dev: dict[str, Any], back: str, *,
 </article>"""
 
 
+def _lang(language: str | None) -> str:
+    """A lang attribute, so that a screen reader reads a Ukrainian headline in Ukrainian."""
+    return f' lang="{e(language)}"' if language else ""
+
+
 def _more(more: int) -> str:
     return f"<li>and {more} more</li>" if more > 0 else ""
 
@@ -285,16 +290,18 @@ def story(request: Request, params: dict[str, str], ctx: DeskContext) -> Respons
     reports = "".join(
         f'<tr><td>{when(r["at"])}</td><td>{e(r["source"])}'
         + (f' <span class="cls">{e(r["class_label"])}</span>' if r["class_label"] else "")
-        + f'</td><td>{e(r["language"] or "")}</td><td>'
+        + f'</td><td>{e(r["language"] or "")}</td><td{_lang(r["language"])}>'
         + (f'<a href="{e(r["url"])}" rel="noopener noreferrer">{e(r["title"])}</a>'
            if r["url"] else e(r["title"])) + "</td></tr>"
         for r in s["reports"])
     outlets = ", ".join(o["source"] + (f" ({o['class_label']})" if o["class_label"] else "")
                         for o in s["outlets"])
     back = request.path
+    info = ctx.catalog.issue(s["issue_id"])
     body = (f'<h1>{e(s["headline"])}</h1>'
             f'<p class="meta">Story on <a href="/issues/{e(s["issue_id"])}">'
-            f'{e(s["issue_id"])}</a> · first seen {when(s["first_seen"])} · last '
+            f'{e(info.name if info else s["issue_id"])}</a> · '
+            f'first seen {when(s["first_seen"])} · last '
             f'{when(s["last_seen"])} · {severity_badge(s["severity"])}</p>'
             f'<p>Outlets: {e(outlets) or "none recorded"}</p>'
             f'<h2>Reports</h2>'
@@ -352,8 +359,9 @@ def _results(request: Request, ctx: DeskContext, what: str, f: Filters, q: Query
         issues = ctx.store.item_issues([r[1] for r in found.rows])
         items = [item_view(r, issues.get(r[1], ())) for r in found.rows]
         listing = "<ul class='results'>" + "".join(
-            "<li>" + (f'<a href="{e(i["url"])}" rel="noopener noreferrer">{e(i["title"])}</a>'
-                      if i["url"] else e(i["title"]))
+            f"<li><span{_lang(i['language'])}>"
+            + (f'<a href="{e(i["url"])}" rel="noopener noreferrer">{e(i["title"])}</a>'
+               if i["url"] else e(i["title"])) + "</span>"
             + f' <span class="muted">{e(i["source"])}, {e(i["language"] or "")}, '
             f'{when(i["at"])}; issues: '
             f'{e(", ".join(x["issue_id"] for x in i["issues"]) or "none")}</span></li>'
