@@ -23,6 +23,7 @@ COPY peacewatch ./peacewatch
 COPY collectors ./collectors
 COPY processors ./processors
 COPY alerts ./alerts
+COPY desk ./desk
 RUN pip install . && rm -rf /src
 
 # The default feed list and watchlist. An installed package cannot find the repository's
@@ -45,7 +46,7 @@ ENV PEACEWATCH_DATA_DIR=/var/lib/peacewatch \
 USER peacewatch:peacewatch
 WORKDIR /var/lib/peacewatch
 VOLUME ["/var/lib/peacewatch"]
-EXPOSE 9464
+EXPOSE 9464 8787
 
 # /healthz answers while the process is alive (the daemon serves it on the metrics port).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

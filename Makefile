@@ -1,6 +1,6 @@
 # The two commands a newcomer needs:  `make run`  and  `make test`.
-# Everything they need is installed from here: the venv from PyPI, kcat and promtool from
-# Debian's packages, the Kafka broker's jars from Maven Central.
+# Everything they need is installed from here: the venv from PyPI; kcat, promtool, PostgreSQL,
+# Chromium and ChromeDriver from Debian's packages; the Kafka broker's jars from Maven Central.
 
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -29,14 +29,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# From Debian: kcat (an independent Kafka client), prometheus + promtool, and docker-compose
-# (it validates docker-compose.yml without an engine).
+# From Debian: kcat (an independent Kafka client), prometheus + promtool, docker-compose (it
+# validates docker-compose.yml without an engine), PostgreSQL (the tests start their own server
+# for the record) and Chromium with ChromeDriver (the desk's browser tests, headless).
 system-deps:
 	@if ! command -v kcat >/dev/null || ! command -v promtool >/dev/null \
-			|| ! command -v docker-compose >/dev/null; then \
+			|| ! command -v docker-compose >/dev/null \
+			|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+			|| ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-			kcat prometheus docker-compose >/dev/null; \
+			kcat prometheus docker-compose postgresql chromium chromium-driver >/dev/null; \
 	fi
 
 kafka-jars: $(STAMP)
@@ -46,4 +49,4 @@ bench: $(STAMP) kafka-jars
 	$(BIN)/python bench/bus
 
 clean:
-	rm -rf $(VENV) .cache .peacewatch .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .cache .peacewatch .mypy_cache .ruff_cache .pytest_cache test-artifacts

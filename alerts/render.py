@@ -13,6 +13,7 @@ from typing import Any
 
 from alerts.notification import Notification
 from peacewatch.models import Development
+from peacewatch.provenance import CLASS_LABELS, provenance
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -70,6 +71,15 @@ def _severity(dev: Development) -> str:
     return dev.severity.name.lower()
 
 
+def provenance_line(dev: Development) -> str:
+    """How many independent outlets report it, and whether an official source confirms it."""
+    return provenance(dev.sources).describe()
+
+
+def _source_label(source: str, source_class: str | None) -> str:
+    return f"{source}, {CLASS_LABELS[source_class]}" if source_class else source
+
+
 def _development_section(dev: Development, follow_up: bool) -> str:
     """One development as section mrkdwn, within the section limit."""
     marker = "Update: " if follow_up and dev.kind == "change" else ""
@@ -77,8 +87,9 @@ def _development_section(dev: Development, follow_up: bool) -> str:
     facts = (f"Issue: `{fit_escaped(dev.issue_id, 100)}` · Severity: *{_severity(dev)}* · "
              f"{fit_escaped(dev.action, 60)} · {dev.source_count} source"
              f"{'s' if dev.source_count != 1 else ''}")
-    lines = [head, facts]
-    shown = [_link(s.url, s.title or s.source) + f" ({fit_escaped(s.source, 80)})"
+    lines = [head, facts, f"_{fit_escaped(provenance_line(dev), 300)}_"]
+    shown = [_link(s.url, s.title or s.source)
+             + f" ({fit_escaped(_source_label(s.source, s.source_class), 100)})"
              for s in dev.sources[:SOURCES_SHOWN]]
     if shown:
         more = dev.source_count - len(shown)
@@ -134,8 +145,10 @@ def plain_text(n: Notification) -> str:
         lines.append(f"* {update}{dev.headline}")
         lines.append(f"  issue {dev.issue_id}, severity {_severity(dev)}, {dev.action}, "
                      f"{dev.source_count} source{'s' if dev.source_count != 1 else ''}")
+        lines.append(f"  {provenance_line(dev)}")
         for s in dev.sources[:SOURCES_SHOWN]:
-            lines.append(f"  - {s.source}: {s.title or ''} {s.url or ''}".rstrip())
+            label = _source_label(s.source, s.source_class)
+            lines.append(f"  - {label}: {s.title or ''} {s.url or ''}".rstrip())
         for quote in dev.evidence[:EVIDENCE_SHOWN]:
             lines.append(f'  "{clip(quote, 600)}"')
         lines.append(f"  detected {dev.detected_at.isoformat(timespec='seconds')}")
@@ -151,8 +164,10 @@ def html_text(n: Notification) -> str:
     for dev in n.developments:
         update = "<strong>Update:</strong> " if dev.kind == "change" else ""
         sources = "".join(
-            f'<li>{e(s.source)}: <a href="{e(s.url)}">{e(s.title or s.url)}</a></li>'
-            if s.url else f"<li>{e(s.source)}: {e(s.title or '')}</li>"
+            f'<li>{e(_source_label(s.source, s.source_class))}: '
+            f'<a href="{e(s.url)}">{e(s.title or s.url)}</a></li>'
+            if s.url else f"<li>{e(_source_label(s.source, s.source_class))}: "
+            f"{e(s.title or '')}</li>"
             for s in dev.sources[:SOURCES_SHOWN]
         )
         quotes = "".join(f"<blockquote>{e(clip(q, 600))}</blockquote>"
@@ -161,6 +176,7 @@ def html_text(n: Notification) -> str:
             f"<h3>{update}{e(dev.headline)}</h3>"
             f"<p>Issue <code>{e(dev.issue_id)}</code>, severity <b>{e(_severity(dev))}</b>, "
             f"{e(dev.action)}, {dev.source_count} source(s)</p>"
+            f"<p>{e(provenance_line(dev))}</p>"
             f"<ul>{sources}</ul>{quotes}"
         )
     return (f"<!doctype html><html><body><h2>{e(n.title)}</h2>{''.join(items)}"

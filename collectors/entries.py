@@ -178,6 +178,7 @@ def entry_item(
         published_at=_published_at(entry.published),
         fetched_at=fetched_at,
         content_hash=chash,
+        source_class=spec.source_class,
     )
 
 

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from peacewatch.errors import ConfigError
-from peacewatch.models import FeedSpec, stable_hash
+from peacewatch.models import FeedSpec, SourceClass, stable_hash
+from peacewatch.provenance import class_from_tags
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 FEED_FILE_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json", ".feed"})
@@ -38,7 +39,7 @@ class FeedDefaults(BaseModel):
 class FeedEntry(BaseModel):
     """One ``[[feed]]`` of a feed list."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str = Field(min_length=1)
     url: str
@@ -47,6 +48,8 @@ class FeedEntry(BaseModel):
     interval_s: float | None = Field(default=None, gt=0)
     tags: tuple[str, ...] | None = None
     enabled: bool = True
+    # ``class = "wire"`` in the file; None: implied by the tags, if they say.
+    source_class: SourceClass | None = Field(default=None, alias="class")
 
     @field_validator("url")
     @classmethod
@@ -59,6 +62,7 @@ class FeedEntry(BaseModel):
         return url.strip()
 
     def spec(self, defaults: FeedDefaults) -> FeedSpec:
+        tags = self.tags if self.tags is not None else defaults.tags
         return FeedSpec(
             feed_id=self.id or slug(self.name) or stable_hash(self.url),
             name=self.name,
@@ -66,7 +70,8 @@ class FeedEntry(BaseModel):
             language=self.language if self.language is not None else defaults.language,
             interval_s=self.interval_s if self.interval_s is not None else defaults.interval_s,
             enabled=self.enabled,
-            tags=self.tags if self.tags is not None else defaults.tags,
+            tags=tags,
+            source_class=self.source_class or class_from_tags(tags),
         )
 
 

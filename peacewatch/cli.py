@@ -27,7 +27,7 @@ from peacewatch.stage import StageContext, build_stages, stage_module
 
 log = logging.getLogger("peacewatch")
 
-STAGE_PACKAGES = ("collectors", "processors", "alerts")
+STAGE_PACKAGES = ("collectors", "processors", "alerts", "desk")
 EXIT_CONFIG, EXIT_BUS, EXIT_UNCLEAN = 2, 3, 4
 
 
@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace, packages: Sequence[str]) -> int:
     log.info("bus: %s (%s)", settings.bus.backend,
              ",".join(settings.bus.kafka.bootstrap_servers) or settings.path(
                  settings.bus.embedded.path))
-    ctx = StageContext(settings=settings, events=events, metrics=metrics)
+    ctx = StageContext(settings=settings, events=events, metrics=metrics, burst=args.once)
     daemon = Daemon(
         build_stages(ctx, packages),
         grace_period_s=settings.daemon.grace_period_s,
@@ -112,6 +112,8 @@ def make_parser() -> argparse.ArgumentParser:
     stage_command("collect", "run the collectors stage only", ("collectors",))
     stage_command("process", "run the processors stage only", ("processors",))
     stage_command("alert", "run the alerts stage only", ("alerts",))
+    stage_command("serve", "run the desk only: the record, and the web page and API",
+                  ("desk",))
     p = sub.add_parser("check", help="validate settings and reach the bus, SMTP and webhooks")
     p.set_defaults(func=_check)
     for package in STAGE_PACKAGES:

@@ -12,6 +12,7 @@ where they enter our code, with ``raise ... from exc`` so the cause stays visibl
     ├── CollectorError               collectors/ (feed and document ingestion)
     ├── ProcessorError               processors/ (dedup, classification, developments)
     │   └── ModelError               the learned model's artefact cannot be used
+    ├── RecordError                  desk/ (the record: SQLite or PostgreSQL)
     └── AlertError                   alerts/ (routing and delivery)
         ├── TransientDeliveryError   worth retrying: 429, 5xx, timeouts, connection resets
         └── PermanentDeliveryError   not worth retrying: bad webhook, auth refused
@@ -22,6 +23,10 @@ from __future__ import annotations
 
 class PeacewatchError(Exception):
     """Root of every error peacewatch raises on purpose."""
+
+
+class RecordError(PeacewatchError):
+    """The desk's record could not be opened, migrated, read or written."""
 
 
 class ConfigError(PeacewatchError):

@@ -67,6 +67,21 @@ class Metrics:
             "From an item's first fetch to the notification about it being sent.",
             buckets=_LATENCY_BUCKETS, registry=r)
 
+        # desk: the record, the page and API, feedback
+        self.record_messages = Counter(
+            "peacewatch_record_messages", "Messages written into the record, by topic.",
+            ["topic"], registry=r)
+        self.desk_requests = Counter(
+            "peacewatch_desk_requests", "Requests to the desk's page and API, by route and "
+            "status code.", ["route", "code"], registry=r)
+        self.feedback = Counter(
+            "peacewatch_feedback", "Feedback given on developments, by verdict.",
+            ["verdict"], registry=r)
+        self.feedback_precision = Gauge(
+            "peacewatch_feedback_precision",
+            "Per issue, the share of developments with feedback that were judged useful "
+            "(the latest verdict per development).", ["issue"], registry=r)
+
         # bus, every stage
         self.dead_letters = Counter(
             "peacewatch_dead_letters", "Messages moved to the dead-letter topic, by origin topic.",

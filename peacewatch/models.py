@@ -34,10 +34,11 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION: Literal[2] = 2
+SCHEMA_VERSION: Literal[3] = 3
 # Versions a consumer still reads. v2 added ``RawItem.canonical_url`` and ``ClassifiedItem.kind``;
-# a v1 message gets their defaults.
-SchemaVersion = Literal[1, 2]
+# v3 added the source class (``FeedSpec``, ``RawItem``, ``SourceRef``) and
+# ``Development.parties``. An older message gets their defaults.
+SchemaVersion = Literal[1, 2, 3]
 
 
 def utcnow() -> datetime:
@@ -61,6 +62,12 @@ class Event(BaseModel):
 # --- collectors -> processors -----------------------------------------------------------------
 
 
+# What kind of outlet a feed is: it tells an analyst how far a report can be trusted, and
+# whether a development is confirmed by an official source (see ``peacewatch.provenance``).
+SourceClass = Literal[
+    "official", "wire", "newspaper", "broadcaster", "think_tank", "state_media"]
+
+
 class FeedSpec(Event):
     """One feed to poll; the ``feeds`` topic is the shared feed list of the collectors."""
 
@@ -71,6 +78,7 @@ class FeedSpec(Event):
     interval_s: float = Field(default=900.0, gt=0)
     enabled: bool = True
     tags: tuple[str, ...] = ()
+    source_class: SourceClass | None = None
 
 
 SourceKind = Literal["feed", "document", "seed"]
@@ -98,6 +106,8 @@ class RawItem(Event):
     revision: int = Field(default=0, ge=0)
     # True for the seed documents: they establish the known state and never alert by themselves.
     baseline: bool = False
+    # The class of the feed the item came from (None: a document, or a feed with no class).
+    source_class: SourceClass | None = None
 
     @property
     def is_update(self) -> bool:
@@ -154,6 +164,7 @@ class SourceRef(Event):
     source: str
     url: str | None = None
     title: str | None = None
+    source_class: SourceClass | None = None
 
 
 DevelopmentKind = Literal["new_story", "change"]
@@ -177,6 +188,8 @@ class Development(Event):
     # When the triggering item was first fetched: the start of end-to-end latency.
     item_fetched_at: AwareDatetime | None = None
     baseline: bool = False
+    # The parties whose position the triggering report states (watchlist party ids).
+    parties: tuple[str, ...] = ()
 
     @property
     def source_count(self) -> int:

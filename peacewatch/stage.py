@@ -28,6 +28,9 @@ class StageContext:
     settings: Settings
     events: EventBus
     metrics: Metrics
+    # Burst mode (``--once``): work until nothing is left; a stage that serves (the desk's
+    # page) does not start its server then.
+    burst: bool = False
 
 
 class Stage(ABC):

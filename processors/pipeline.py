@@ -105,4 +105,5 @@ def report_for(classified: ClassifiedItem, match: IssueMatch, detector: ActionDe
         kind=classified.kind,
         language=classified.language,
         baseline=item.baseline,
+        source_class=item.source_class,
     )

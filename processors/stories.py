@@ -32,7 +32,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from peacewatch.models import Development, ItemKind, Severity, SourceRef, stable_hash
+from peacewatch.models import (
+    Development,
+    ItemKind,
+    Severity,
+    SourceClass,
+    SourceRef,
+    stable_hash,
+)
 from processors.actions import Action
 from processors.baseline import BaselineMatcher
 from processors.text import wordlist, words
@@ -138,6 +145,11 @@ class Report:
     kind: ItemKind = "report"
     language: str | None = None
     baseline: bool = False
+    source_class: SourceClass | None = None
+
+    def source_ref(self) -> SourceRef:
+        return SourceRef(source=self.source, url=self.url, title=self.headline,
+                         source_class=self.source_class)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +195,7 @@ class Story:
         if report.item_id not in self.item_ids:
             self.item_ids = [*self.item_ids, report.item_id][-MAX_ITEM_IDS:]
         if not any(s.source == report.source and s.url == report.url for s in self.sources):
-            ref = SourceRef(source=report.source, url=report.url, title=report.headline)
+            ref = report.source_ref()
             self.sources = [*self.sources, ref][:MAX_SOURCES]
         self.entities = sorted(set(self.entities) | report.entities)
         self.last_seen = max(self.last_seen, report.at)
@@ -334,7 +346,7 @@ class StoryClusterer:
                      now: datetime, party: str | None = None) -> Development:
         action = report.action.name
         sources = list(story.sources)
-        ref = SourceRef(source=report.source, url=report.url, title=report.headline)
+        ref = report.source_ref()
         if not any(s.source == ref.source and s.url == ref.url for s in sources):
             sources.append(ref)
         headline = report.headline
@@ -360,4 +372,5 @@ class StoryClusterer:
             item_ids=tuple(item_ids[-MAX_ITEM_IDS:]),
             item_fetched_at=report.fetched_at,
             baseline=self._is_baseline(report),
+            parties=tuple(sorted(report.action.parties)),
         )

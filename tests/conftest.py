@@ -13,7 +13,7 @@ from peacewatch.bus.embedded import EmbeddedBus
 from peacewatch.bus.kafka import KafkaBus
 from peacewatch.settings.bus import KafkaSettings
 
-pytest_plugins = ["kafka_broker_fixture"]
+pytest_plugins = ["kafka_broker_fixture", "postgres_fixture"]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

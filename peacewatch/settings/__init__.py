@@ -28,6 +28,7 @@ from peacewatch.errors import ConfigError
 from peacewatch.settings.alerts import AlertsSettings
 from peacewatch.settings.bus import BusSettings
 from peacewatch.settings.collectors import CollectorsSettings
+from peacewatch.settings.desk import DeskSettings
 from peacewatch.settings.processors import ProcessorsSettings
 from peacewatch.settings.runtime import DaemonSettings, LoggingSettings, MetricsSettings
 
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     collectors: CollectorsSettings = CollectorsSettings()
     processors: ProcessorsSettings = ProcessorsSettings()
     alerts: AlertsSettings = AlertsSettings()
+    desk: DeskSettings = DeskSettings()
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
     daemon: DaemonSettings = DaemonSettings()

@@ -65,3 +65,19 @@ def test_text_and_html_parts_escape_and_carry_the_facts() -> None:
     html = html_text(n)
     assert "Talks &lt;resume&gt; &amp; go on" in html
     assert 'href="https://news.example/reuters/5"' in html
+
+
+def test_every_channel_shows_provenance_and_source_classes() -> None:
+    from peacewatch.models import SourceRef
+
+    dev = make_dev(1).model_copy(update={"sources": (
+        SourceRef(source="TASS - English", url="https://tass.example/1", title="Deal",
+                  source_class="state_media"),
+        SourceRef(source="NATO - News", url="https://nato.example/1", title="Statement",
+                  source_class="official"))})
+    n = note((dev,))
+    line = "1 independent outlet; 1 state media; confirmed by an official source (NATO - News)"
+    slack = str(slack_payload(n))
+    assert line in slack and "TASS - English, state media" in slack
+    assert line in plain_text(n) and "NATO - News, official" in plain_text(n)
+    assert line in html_text(n)

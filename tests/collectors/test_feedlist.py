@@ -86,3 +86,29 @@ def test_folder_of_saved_feeds_and_clashes_across_lists(tmp_path: Path):
     assert len(configured_feeds([one], [tmp_path / "saved"], tmp_path)) == 3
     with pytest.raises(ConfigError, match="does not exist"):
         folder_feeds(tmp_path / "nope")
+
+
+def test_every_default_feed_declares_its_class_and_items_carry_it():
+    from collectors.entries import Entry, entry_item
+    from peacewatch.models import utcnow
+
+    specs = {s.name: s for s in load_feed_list(SEEDS)}
+    assert all(s.source_class is not None for s in specs.values())
+    assert specs["TASS - English"].source_class == "state_media"
+    assert specs["NATO - News"].source_class == "official"
+    assert specs["Brookings"].source_class == "think_tank"
+    entry = Entry(guid="g", link="https://tass.com/1", title="t", summary="s", content="",
+                  published=None)
+    item = entry_item(specs["TASS - English"], "https://tass.com/rss", entry, utcnow(), "en")
+    assert item.source_class == "state_media"
+
+
+def test_a_class_is_declared_or_implied_by_the_tags_and_a_bad_one_refused():
+    specs = parse_feed_list({"feed": [
+        {"name": "Wire", "url": "https://w.example/rss", "class": "wire"},
+        {"name": "Gov", "url": "https://g.example/rss", "tags": ["official"]},
+        {"name": "Plain", "url": "https://p.example/rss"}]}, "test")
+    assert [s.source_class for s in specs] == ["wire", "official", None]
+    with pytest.raises(ConfigError, match=r"feed 1 \(Bad\): class"):
+        parse_feed_list({"feed": [{"name": "Bad", "url": "https://b.example/rss",
+                                   "class": "blog"}]}, "test")

@@ -78,8 +78,15 @@ def populate(metrics: Metrics) -> Metrics:
         for partition in range(3):
             m.consumer_lag.labels(stage=stage, topic=topic, partition=str(partition)).set(
                 partition * 7)
-    for stage in ("collectors", "classify", "stories", "alerts"):
+    for stage in ("collectors", "classify", "stories", "alerts", "record", "web"):
         m.stage_up.labels(stage=stage).set(1)
+    m.record_messages.labels(topic="peacewatch.items.raw").inc(57)
+    m.record_messages.labels(topic="peacewatch.developments").inc(3)
+    m.desk_requests.labels(route="page_board", code="200").inc(12)
+    m.desk_requests.labels(route="api_developments", code="400").inc()
+    m.feedback.labels(verdict="useful").inc(4)
+    m.feedback.labels(verdict="wrong_issue").inc()
+    m.feedback_precision.labels(issue="ceasefire").set(0.8)
     return m
 
 

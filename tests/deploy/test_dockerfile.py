@@ -97,7 +97,7 @@ def test_base_image_user_and_entrypoint() -> None:
     assert "pip install ." in run
     assert ("ENTRYPOINT", '["peacewatch"]') in steps
     exposed = [args for keyword, args in steps if keyword == "EXPOSE"]
-    assert exposed == ["9464"]
+    assert exposed == ["9464 8787"]  # metrics; the desk's page and API
 
 
 def test_build_context_holds_what_the_build_needs() -> None:

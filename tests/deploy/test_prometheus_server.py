@@ -93,6 +93,8 @@ def peacewatch_metrics_port(tmp_path: Path) -> Iterator[int]:
         "[metrics]\n"
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
+        "[desk]\n"
+        "port = 0\n"
         "[collectors]\n"
         "documents = []\n"
         "baseline_documents = []\n"
@@ -184,7 +186,8 @@ def test_prometheus_scrapes_peacewatch_and_loads_the_rules(
     assert up["value"][1] == "1"
     stages = {s["metric"]["stage"]: s["value"][1]
               for s in instant(url, 'peacewatch_stage_up{job="peacewatch"}')}
-    assert stages == {"collectors": "1", "classify": "1", "stories": "1", "alerts": "1"}
+    assert stages == {"collectors": "1", "classify": "1", "stories": "1", "alerts": "1",
+                      "record": "1", "web": "1"}
 
     # The rule groups as written in the rules file, each rule evaluated without error on live
     # data (health "unknown" until the first evaluation, "err" with lastError if it failed).

@@ -59,6 +59,8 @@ def write_config(tmp_path: Path, feed_lists: list[Path], *, hook: str,
 data_dir = {toml_str(tmp_path / 'data')}
 [metrics]
 port = 0
+[desk]
+port = 0
 [daemon]
 grace_period_s = {GRACE_S}
 [collectors]

@@ -48,6 +48,8 @@ bootstrap_servers = ["{bootstrap}"]
 session_timeout_s = 6
 [metrics]
 port = 0
+[desk]
+port = 0
 [collectors]
 documents = []
 baseline_documents = []

@@ -81,6 +81,8 @@ bootstrap_servers = ["{bootstrap}"]
 session_timeout_s = 6
 [metrics]
 port = 0
+[desk]
+port = 0
 [daemon]
 grace_period_s = {GRACE_S}
 [collectors]

@@ -21,7 +21,8 @@ def peacewatch(*args: str, env: dict[str, str] | None = None,
 def test_help_lists_the_commands() -> None:
     out = peacewatch("--help")
     assert out.returncode == 0
-    for command in ("run", "collect", "process", "alert", "check"):
+    for command in ("run", "collect", "process", "alert", "serve", "check", "record", "feedback",
+                    "replay"):
         assert command in out.stdout
 
 

@@ -23,7 +23,7 @@ def config(tmp_path: Path, seeds: Path) -> Path:
     path.write_text(
         f'data_dir = "{tmp_path / "data"}"\n'
         f'[collectors]\ndocuments = ["{seeds}"]\nbaseline_documents = ["{seeds}"]\n'
-        "[metrics]\nport = 0\n[daemon]\ngrace_period_s = 20\n"
+        "[metrics]\nport = 0\n[desk]\nport = 0\n[daemon]\ngrace_period_s = 20\n"
     )
     return path
 

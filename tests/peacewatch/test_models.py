@@ -30,12 +30,16 @@ def test_events_are_frozen_and_refuse_unknown_fields() -> None:
 
 def test_schema_version_is_checked_and_the_previous_one_still_read() -> None:
     data = item().model_dump(mode="json")
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     with pytest.raises(pydantic.ValidationError, match="schema_version"):
-        RawItem.model_validate({**data, "schema_version": 3})
-    # A message from the release before: no canonical URL yet, otherwise the same.
-    old = {k: v for k, v in data.items() if k != "canonical_url"} | {"schema_version": 1}
+        RawItem.model_validate({**data, "schema_version": 4})
+    # A message from two releases before: no canonical URL nor source class yet.
+    old = {k: v for k, v in data.items() if k not in ("canonical_url", "source_class")} | {
+        "schema_version": 1}
     assert RawItem.model_validate(old).canonical_url is None
+    # A v2 message (today's on the wire) still validates: the source class has a default.
+    v2 = {k: v for k, v in data.items() if k != "source_class"} | {"schema_version": 2}
+    assert RawItem.model_validate(v2).source_class is None
 
 
 def test_naive_datetimes_are_refused() -> None:

@@ -1,0 +1,7 @@
+"""The analyst's desk: the record of what peacewatch read and decided, its JSON API and web page,
+feedback on developments, and trying a watchlist on the record before it alerts anyone.
+
+A stage package like the others: it imports ``peacewatch``, never another stage. Where it needs
+the processors' judgement (``peacewatch replay``) it asks for it by name through
+``peacewatch.trial``.
+"""
