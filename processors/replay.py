@@ -73,7 +73,9 @@ def add_replay_arguments(p: Any) -> None:
                    help="write N alerting developments, with context, to judge by reading")
     g.add_argument("--sample-out", type=Path, help="where --sample writes (default: stdout)")
     g.add_argument("--keep", type=Path, metavar="DIR",
-                   help="run in DIR and keep its state (default: a temporary folder)")
+                   help="run in DIR and keep its state (default: a temporary folder); a DIR "
+                   "that already holds a bus must have one partition per topic, or items are "
+                   "no longer read in publication order")
 
 
 # -- what the replay produced -------------------------------------------------------------------
