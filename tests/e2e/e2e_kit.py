@@ -178,20 +178,22 @@ def watchlist_of(issues: dict[str, str]) -> str:
 
 
 class Headlines:
-    """Our own headlines: each names one issue phrase and five invented words no other item
-    has, so that no two items share enough terms to join one story: every item is its own
+    """Our own headlines: each names one issue phrase and ten invented words no other item
+    has, so that no two items share enough terms to join one story (two shared stems of
+    twelve stay under the stories' join threshold of 0.2): every item is its own
     development, and its first invented word (its marker) identifies its notification."""
 
-    def __init__(self, phrases: Iterable[str]) -> None:
+    def __init__(self, phrases: Iterable[str], words: int = 10) -> None:
         self._words = itertools.count(1000)
         self._phrases = itertools.cycle(list(phrases))
+        self._per_headline = words
 
     def word(self) -> str:
         k = next(self._words)
         return "".join(_SYLLABLES[(k // 20**i) % 20] for i in range(3)).capitalize() + "n"
 
     def next(self) -> tuple[str, str]:
-        words = [self.word() for _ in range(5)]
+        words = [self.word() for _ in range(self._per_headline)]
         title = f"Ukraine and Russia {next(self._phrases)}: {' '.join(words)}"
         return words[0], title
 

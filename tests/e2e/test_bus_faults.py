@@ -104,6 +104,7 @@ startup_wait_s = {startup_wait_s}
 
 
 def ready(pw: Peacewatch) -> bool:
+    assert pw.alive, f"{pw.name} exited\n{pw.tail()}"
     return pw.get("/readyz")[0] == 200
 
 
@@ -234,12 +235,11 @@ class FullDisk:
         if not self.mounted:
             resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
             return
-        with (self.where / "ballast").open("wb") as ballast:
+        with (self.where / "ballast").open("wb", buffering=0) as ballast:
             for chunk in (1 << 20, 4096, 512):
                 try:
                     while True:
                         ballast.write(b"\0" * chunk)
-                        ballast.flush()
                 except OSError as exc:
                     assert exc.errno == errno.ENOSPC, exc
 

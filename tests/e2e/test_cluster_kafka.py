@@ -99,7 +99,7 @@ class ClusterView:
         admin = KafkaAdminClient(bootstrap_servers=self.servers, reconnect_backoff_max_ms=1000)
         try:
             topics = [t for t in admin.list_topics() if t.startswith(f"{self.prefix}.")]
-            return [dict(p, topic=t["topic"]) for t in admin.describe_topics(topics)
+            return [dict(p, topic=t["name"]) for t in admin.describe_topics(topics)
                     for p in t["partitions"]]
         finally:
             admin.close()
