@@ -152,7 +152,7 @@ def start_pipeline(config: Path, peacewatch: Callable[..., Peacewatch], feed_hub
 @pytest.mark.parametrize("fault", ["stop", "sigkill"])
 def test_the_pipeline_rides_out_a_broker_outage(
     fault: str, private_broker: kafka_broker.Broker, feed_hub: FeedHub, webhook: Webhook,
-    peacewatch: Callable[..., Peacewatch], tmp_path: Path,
+    peacewatch: Callable[..., Peacewatch], tmp_path: Path, measured: Callable[[str], None],
 ) -> None:
     config = write_config(tmp_path, feed_hub, webhook, kafka_bus(private_broker.bootstrap))
     pw, stream = start_pipeline(config, peacewatch, feed_hub, webhook)
@@ -180,9 +180,9 @@ def test_the_pipeline_rides_out_a_broker_outage(
     stream.stop()
     every_item_notified_once(stream, webhook, pw)
     assert_one_line_each_way(pw, mark)
-    print(f"\nbroker {fault} for {back_at - down_at:.1f}s: ready {ready_after:.1f}s after the "
-          f"broker was back, first new item notified after {flowing_after:.1f}s; "
-          f"{len(stream.added)} items, each notified once")
+    measured(f"broker {fault}, down {back_at - down_at:.1f}s: ready {ready_after:.1f}s after "
+             f"it was back, first new item notified after {flowing_after:.1f}s; "
+             f"{len(stream.added)} items, each notified once")
     rc, _ = pw.terminate(GRACE_S + 10)
     assert rc == 0, pw.tail()
 
@@ -264,7 +264,7 @@ def full_disk(tmp_path: Path) -> Iterator[FullDisk]:
 
 def test_the_embedded_bus_on_a_full_disk_loses_nothing(
     full_disk: FullDisk, feed_hub: FeedHub, webhook: Webhook,
-    peacewatch: Callable[..., Peacewatch], tmp_path: Path,
+    peacewatch: Callable[..., Peacewatch], measured: Callable[[str], None],
 ) -> None:
     config = write_config(full_disk.where, feed_hub, webhook, "")
     pw, stream = start_pipeline(config, peacewatch, feed_hub, webhook)
@@ -287,8 +287,8 @@ def test_the_embedded_bus_on_a_full_disk_loses_nothing(
     stream.stop()
     every_item_notified_once(stream, webhook, pw)
     assert_one_line_each_way(pw, mark)
-    print(f"\nfull disk ({full_disk.how}) for {freed_at - full_at:.1f}s: ready "
-          f"{ready_after:.1f}s after space was freed; {len(stream.added)} items, each "
-          f"notified once")
+    measured(f"full disk ({full_disk.how}) for {freed_at - full_at:.1f}s: ready "
+             f"{ready_after:.1f}s after space was freed; {len(stream.added)} items, each "
+             f"notified once")
     rc, _ = pw.terminate(GRACE_S + 10)
     assert rc == 0, pw.tail()
