@@ -105,10 +105,6 @@ class ItemSink:
         self._queued = 0
         self._refused: dict[str, str] = {}  # item id -> why the bus refused it
 
-    @property
-    def pending(self) -> bool:
-        return bool(self._pending)
-
     def publish(self, candidates: Sequence[RawItem]) -> SinkReport:
         self.retry()
         if not candidates:
