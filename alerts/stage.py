@@ -102,7 +102,6 @@ class AlertStage(Stage):
                                      retry=self.alerts.retry, clock=self.clock,
                                      metrics=self.ctx.metrics)
         self._publish_records()
-        self.ctx.metrics.stage_up.labels(stage=self.name).set(1)
 
     def _restore(self) -> None:
         assert self.store is not None
@@ -135,7 +134,6 @@ class AlertStage(Stage):
                 self.publisher.close()
             if self.store is not None:
                 self.store.close()
-            self.ctx.metrics.stage_up.labels(stage=self.name).set(0)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -143,12 +141,15 @@ class AlertStage(Stage):
         assert self.consumer is not None and self.store is not None
         envelopes = self.consumer.poll(self._wait(timeout_s), self.alerts.batch_size)
         handled = 0
-        if isinstance(self.clock, ItemClock):
-            handled = self._ingest_on_item_time(envelopes)
-        elif envelopes:
-            handled = self._guarded(lambda: self._ingest(envelopes))
-        self._publish_records()
-        self.consumer.commit()
+        # A failure before the commit (a full disk, the bus down) leaves these developments
+        # to be read again; their claims make the second reading change nothing already done.
+        with self.consumer.rewinding():
+            if isinstance(self.clock, ItemClock):
+                handled = self._ingest_on_item_time(envelopes)
+            elif envelopes:
+                handled = self._guarded(lambda: self._ingest(envelopes))
+            self._publish_records()
+            self.consumer.commit()
         flushed = self._guarded(self._flush_due)
         sent = self.dispatcher.run(_DISPATCH_BUDGET_S)
         self._publish_records()

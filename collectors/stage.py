@@ -35,7 +35,7 @@ from collectors.scheduler import FeedScheduler
 from collectors.sink import ItemSink, SinkReport
 from collectors.state import CollectorState
 from peacewatch.bus.events import EventPublisher
-from peacewatch.errors import CollectorError, ConfigError
+from peacewatch.errors import CollectorError, ConfigError, PeacewatchError
 from peacewatch.models import FEEDS, FeedSpec, RawItem, stable_hash, utcnow
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
@@ -112,10 +112,10 @@ class CollectorStage(Stage):
         cfg = self.settings.collectors
         self.state = CollectorState(self.settings.path(cfg.state_path))
         self.publisher = self.ctx.events.publisher()
-        self.sink = ItemSink(self.state, self.publisher, self.ctx.metrics)
+        self.sink = ItemSink(self.state, self.publisher, self.ctx.metrics,
+                             max_item_bytes=cfg.max_item_bytes, group=cfg.group)
         if cfg.poll_feeds:
             self._start_feeds()
-        self.ctx.metrics.stage_up.labels(stage=self.name).set(1)
 
     def _start_feeds(self) -> None:
         cfg = self.settings.collectors
@@ -154,7 +154,6 @@ class CollectorStage(Stage):
 
     def stop(self) -> None:
         self._wake.set()
-        self.ctx.metrics.stage_up.labels(stage=self.name).set(0)
         if self.scheduler is not None:
             self.scheduler.shutdown()
             self.scheduler = None
@@ -187,6 +186,12 @@ class CollectorStage(Stage):
     def step(self, timeout_s: float) -> int:
         if self.sink is None:
             raise CollectorError("collectors stage stepped before start()")
+        self.sink.retry()  # what a failed step left, before anything new
+        if not self.ctx.bus_up():
+            # Nothing is polled while nothing can be published: memory stays bounded, and
+            # the feeds are polled again (with their validators) once the bus is back.
+            self._wake.wait(timeout_s)
+            return 0
         done = 0
         now = time.monotonic()
         if now >= self._next_document_scan:
@@ -197,13 +202,13 @@ class CollectorStage(Stage):
                 self._wake.wait(timeout_s)
             return done
         if self._reload_pending:
-            self._reload_pending = False
             cfg = self.settings.collectors
             try:
                 self._announce(configured_feeds(cfg.feed_lists, cfg.feed_folders,
                                                 self.settings.seeds_dir))
             except ConfigError as exc:
                 self.log.error("feed lists not published: %s", exc)
+            self._reload_pending = False  # not before: a bus error leaves it to the next step
         self.sync_feeds()
         due = self.scheduler.take_due(self.settings.collectors.schedule.batch_size,
                                       0.0 if done else timeout_s)
@@ -265,12 +270,18 @@ class CollectorStage(Stage):
                  for s in specs]
         results = self._loop.run_until_complete(self.poller.poll_many(pairs))
         items: list[RawItem] = [item for r in results for item in r.items]
-        report = self.sink.publish(items)
-        now = time.time()
-        policy = self.settings.collectors.schedule
-        updated = [after_poll(h, r.outcome, now, policy, self.rng)
-                   for (_spec, h), r in zip(pairs, results, strict=True)]
-        self.state.save_health(updated)
+        try:
+            report = self.sink.publish(items)
+            policy = self.settings.collectors.schedule
+            updated = [after_poll(h, r.outcome, time.time(), policy, self.rng)
+                       for (_spec, h), r in zip(pairs, results, strict=True)]
+            self.state.save_health(updated)
+        except PeacewatchError:
+            # Their health (validators included) stays as it was, and they are due again:
+            # polled once the stage works again, they find what the sink delivered by then.
+            for spec, _health in pairs:
+                self.scheduler.schedule(spec.feed_id, time.time())
+            raise
         for health, result in zip(updated, results, strict=True):
             self._record(result, health)
             if health.disabled is None and health.feed_id in self._owned:

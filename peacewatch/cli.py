@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from peacewatch import __version__
-from peacewatch.bus import open_bus
-from peacewatch.daemon import Daemon
+from peacewatch.bus import EventBus, open_bus, wait_for_bus
+from peacewatch.bus.watch import BusWatch
+from peacewatch.daemon import Daemon, Stopped
 from peacewatch.errors import BusError, ConfigError, PeacewatchError
 from peacewatch.logs import setup_logging
 from peacewatch.metrics import Metrics
@@ -28,7 +29,9 @@ from peacewatch.stage import StageContext, build_stages, stage_module
 log = logging.getLogger("peacewatch")
 
 STAGE_PACKAGES = ("collectors", "processors", "alerts", "desk")
-EXIT_CONFIG, EXIT_BUS, EXIT_UNCLEAN = 2, 3, 4
+EXIT_CONFIG, EXIT_BUS, EXIT_UNCLEAN, EXIT_STAGE_FAILED = 2, 3, 4, 5
+EXIT_CODES = {Stopped.CLEAN: 0, Stopped.ABANDONED: EXIT_UNCLEAN,
+              Stopped.STAGE_FAILED: EXIT_STAGE_FAILED}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -40,40 +43,54 @@ def _run(args: argparse.Namespace, packages: Sequence[str]) -> int:
     settings = _settings(args)
     setup_logging(settings.logging.level, settings.logging.json_format)
     metrics = Metrics()
-    events = open_bus(settings, metrics)
-    log.info("bus: %s (%s)", settings.bus.backend,
-             ",".join(settings.bus.kafka.bootstrap_servers) or settings.path(
-                 settings.bus.embedded.path))
-    ctx = StageContext(settings=settings, events=events, metrics=metrics, burst=args.once)
     daemon = Daemon(
-        build_stages(ctx, packages),
         grace_period_s=settings.daemon.grace_period_s,
         reload_settings=lambda: load_settings(args.config),
         metrics=metrics,
     )
     daemon.install_signal_handlers()
+    server = None
+    if settings.metrics.enabled and not args.once:
+        server = ObservabilityServer(metrics, settings.metrics.host, settings.metrics.port,
+                                     ready=daemon.is_ready)
+        server.start()
+        log.info("metrics on http://%s:%d/metrics", settings.metrics.host, server.port)
     try:
-        if args.once:
-            # A Kafka group needs a moment to assign partitions before "idle" means "done".
-            settle = settings.bus.kafka.session_timeout_s if settings.bus.backend == "kafka" else 0
-            handled = daemon.run_once(settle_s=settle)
-            log.info("burst done: %d items handled", handled)
+        events = wait_for_bus(settings, metrics, daemon.stopping)
+        if events is None:
+            log.info("stopped before the bus was reached")
             return 0
-        server = None
-        if settings.metrics.enabled:
-            server = ObservabilityServer(
-                metrics, settings.metrics.host, settings.metrics.port,
-                ready=lambda: daemon.ready.is_set() and not daemon.stopping.is_set(),
-            )
-            server.start()
-            log.info("metrics on http://%s:%d/metrics", settings.metrics.host, server.port)
-        clean = daemon.run_forever()
+        try:
+            return _run_stages(args, settings, events, daemon, packages)
+        finally:
+            events.close()
+    finally:
         if server is not None:
             server.close()
-        log.info("stopped %s", "cleanly" if clean else "with work abandoned")
-        return 0 if clean else EXIT_UNCLEAN
-    finally:
-        events.close()
+
+
+def _run_stages(args: argparse.Namespace, settings: Settings, events: EventBus,
+                daemon: Daemon, packages: Sequence[str]) -> int:
+    log.info("bus: %s (%s)", settings.bus.backend,
+             ",".join(settings.bus.kafka.bootstrap_servers) or settings.path(
+                 settings.bus.embedded.path))
+    assert daemon.metrics is not None
+    if args.once:
+        ctx = StageContext(settings=settings, events=events, metrics=daemon.metrics,
+                           burst=True)
+        daemon.stages = build_stages(ctx, packages)
+        # A Kafka group needs a moment to assign partitions before "idle" means "done".
+        settle = settings.bus.kafka.session_timeout_s if settings.bus.backend == "kafka" else 0
+        handled = daemon.run_once(settle_s=settle)
+        log.info("burst done: %d items handled", handled)
+        return 0
+    daemon.watch = BusWatch(events.bus.check, daemon.metrics)
+    ctx = StageContext(settings=settings, events=events, metrics=daemon.metrics,
+                       watch=daemon.watch)
+    daemon.stages = build_stages(ctx, packages)
+    stopped = daemon.run_forever()
+    log.info("%s", stopped.value)
+    return EXIT_CODES[stopped]
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -6,7 +6,9 @@ where they enter our code, with ``raise ... from exc`` so the cause stays visibl
     PeacewatchError
     ├── ConfigError                  settings file, environment or seeds data refused
     ├── BusError                     the event bus
-    │   ├── BrokerUnavailable        no broker answered within the configured time
+    │   ├── BusUnavailable           the bus does not answer or take writes now: retry later
+    │   │   └── BrokerUnavailable    no Kafka broker answered within the configured time
+    │   ├── MessageRefused           the bus refused these messages for good (too large ...)
     │   ├── MessageInvalid           bytes on a topic that are not a valid event (dead-lettered)
     │   └── CommitFailed             an offset could not be committed (partition moved away)
     ├── CollectorError               collectors/ (feed and document ingestion)
@@ -37,8 +39,25 @@ class BusError(PeacewatchError):
     """A failure of the event bus (either backend)."""
 
 
-class BrokerUnavailable(BusError):
+class BusUnavailable(BusError):
+    """The bus does not answer, or does not take writes, right now (a broker down, no leader,
+    a full disk): what failed is worth retrying once it is back."""
+
+
+class BrokerUnavailable(BusUnavailable):
     """The Kafka broker could not be reached in time."""
+
+
+class MessageRefused(BusError):
+    """The bus refused messages for good (too large, invalid): retrying cannot help.
+
+    ``messages`` are the refused ones as (topic, key, value, reason); they are no longer
+    queued, so the caller decides what becomes of them (dead-lettered, as a rule).
+    """
+
+    def __init__(self, message: str, messages: list[tuple[str, str | None, bytes, str]]) -> None:
+        super().__init__(message)
+        self.messages = messages
 
 
 class MessageInvalid(BusError):

@@ -91,5 +91,10 @@ class Metrics:
             "Messages not yet committed by a stage's consumer group.",
             ["stage", "topic", "partition"], registry=r)
         self.stage_up = Gauge(
-            "peacewatch_stage_up", "1 while a stage is connected and consuming.",
+            "peacewatch_stage_up",
+            "1 while a stage runs and its steps succeed on a bus that is up.",
             ["stage"], registry=r)
+        self.bus_up = Gauge(
+            "peacewatch_bus_up",
+            "1 while this process can use the event bus; 0 while it waits for it to come back.",
+            registry=r)

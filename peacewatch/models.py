@@ -25,20 +25,32 @@ topic (before prefix)     event             key, and why
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 SCHEMA_VERSION: Literal[3] = 3
 # Versions a consumer still reads. v2 added ``RawItem.canonical_url`` and ``ClassifiedItem.kind``;
 # v3 added the source class (``FeedSpec``, ``RawItem``, ``SourceRef``) and
-# ``Development.parties``. An older message gets their defaults.
+# ``Development.parties``. An older message gets their defaults. Fields added since, all with
+# defaults (a message without them is still v3): ``RawItem.truncated``,
+# ``DeadLetter.payload_bytes`` and ``payload_sha256``.
 SchemaVersion = Literal[1, 2, 3]
+# How much of an unusable message a dead letter keeps (the original stays on its topic).
+DEAD_LETTER_EXCERPT_BYTES = 4096
 
 
 def utcnow() -> datetime:
@@ -108,10 +120,22 @@ class RawItem(Event):
     baseline: bool = False
     # The class of the feed the item came from (None: a document, or a feed with no class).
     source_class: SourceClass | None = None
+    # True when the collector cut the text to fit the bus (``collectors.max_item_bytes``); the
+    # content hash is still the whole text's, so an unchanged item stays unchanged.
+    truncated: bool = False
 
     @property
     def is_update(self) -> bool:
         return self.revision > 0
+
+    @model_serializer(mode="wrap")
+    def _whole_items_as_before(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A whole item is written without ``truncated``, so that readers of the release
+        before (which refuse unknown fields) still read every item that was not cut."""
+        data = handler(self)
+        if not self.truncated and isinstance(data, dict):
+            data.pop("truncated", None)
+        return data
 
 
 # --- processors ---------------------------------------------------------------------------------
@@ -219,7 +243,13 @@ class DeliveryRecord(Event):
 
 
 class DeadLetter(Event):
-    """A message a consumer could not use, kept with the reason and where it came from."""
+    """A message that could not be used, kept with the reason and a reference to it.
+
+    ``payload`` is an excerpt: at most ``DEAD_LETTER_EXCERPT_BYTES`` of the original bytes.
+    ``payload_bytes`` and ``payload_sha256`` identify the original, which stays on its topic at
+    (origin_topic, origin_partition, origin_offset) until retention removes it. An output that
+    never reached its topic (the bus refused it) has partition and offset -1.
+    """
 
     origin_topic: str
     origin_partition: int
@@ -227,9 +257,34 @@ class DeadLetter(Event):
     key: str | None = None
     payload: str
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_bytes: int | None = None
+    payload_sha256: str | None = None
     error: str
     consumer_group: str
     failed_at: AwareDatetime
+
+    @classmethod
+    def of(cls, *, topic: str, partition: int, offset: int, key: str | None, value: bytes,
+           error: str, group: str) -> DeadLetter:
+        """The dead letter of ``value``: an excerpt, its size and digest, the reason."""
+        payload, encoding = _excerpt(value)
+        return cls(
+            origin_topic=topic, origin_partition=partition, origin_offset=offset, key=key,
+            payload=payload, payload_encoding=encoding, payload_bytes=len(value),
+            payload_sha256=hashlib.sha256(value).hexdigest(), error=error[:2000],
+            consumer_group=group, failed_at=utcnow(),
+        )
+
+
+def _excerpt(value: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
+    """The first bytes of ``value``: as text when they are UTF-8, else in base64."""
+    cut = value[:DEAD_LETTER_EXCERPT_BYTES]
+    try:
+        return cut.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":  # a character cut in two by the excerpt
+            return cut[:exc.start].decode("utf-8"), "utf-8"
+        return base64.b64encode(cut).decode("ascii"), "base64"
 
 
 # --- topic registry ----------------------------------------------------------------------------

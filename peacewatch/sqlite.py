@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +42,12 @@ def open_state(
 def immediate(
     conn: sqlite3.Connection, *, error: type[PeacewatchError], what: str
 ) -> Iterator[sqlite3.Connection]:
-    """One write transaction: everything inside commits together, or rolls back on error."""
+    """One write transaction: everything inside commits together, or rolls back on error.
+
+    A full disk or an I/O error may end the transaction inside SQLite already, and a COMMIT
+    that failed leaves it open: either way the connection is left with no transaction, so that
+    the next one can begin, and the error that caused it is the one raised.
+    """
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
@@ -50,9 +55,16 @@ def immediate(
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        _roll_back(conn)
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
+        _roll_back(conn)
         raise error(f"{what}: commit failed: {exc}") from exc
+
+
+def _roll_back(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")

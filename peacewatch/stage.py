@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from peacewatch.bus.events import EventBus
+from peacewatch.bus.watch import BusWatch
 from peacewatch.errors import PeacewatchError
 from peacewatch.metrics import Metrics
 from peacewatch.settings import Settings
@@ -23,7 +24,8 @@ from peacewatch.settings import Settings
 
 @dataclass
 class StageContext:
-    """What every stage gets: its settings, the typed bus and the process's metrics."""
+    """What every stage gets: its settings, the typed bus, the process's metrics, and whether
+    the bus is up (always, when no watch is given: burst mode, tests)."""
 
     settings: Settings
     events: EventBus
@@ -31,6 +33,10 @@ class StageContext:
     # Burst mode (``--once``): work until nothing is left; a stage that serves (the desk's
     # page) does not start its server then.
     burst: bool = False
+    watch: BusWatch | None = None
+
+    def bus_up(self) -> bool:
+        return self.watch is None or self.watch.up
 
 
 class Stage(ABC):

@@ -6,6 +6,11 @@ A record below the handled offset is a redelivery and is skipped, so a restart a
 neither loses an item nor emits a development twice; what a crash left in the outbox is
 published at the next start.
 
+A step that fails (a full disk, a bus that is down) rewinds its consumer, so that the next step
+reads the same records again instead of committing past them. Outbox rows are published each
+on its own: a row the bus refuses for good (too large) is dead-lettered with the reason and the
+others go on; rows already handed to the producer by a failed step are not handed over twice.
+
 Each step is a stage of its own, so the daemon gives it its own thread: a consumer that is
 polled all the time gets its records within milliseconds, where two consumers polled in turn
 on one thread each wait for the other's poll (measured: tens to hundreds of milliseconds).
@@ -22,7 +27,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from peacewatch.bus.events import Envelope, EventConsumer, EventPublisher
 from peacewatch.clock import stage_clock
-from peacewatch.errors import PeacewatchError
+from peacewatch.errors import MessageRefused, PeacewatchError
 from peacewatch.models import (
     CLASSIFIED_ITEMS,
     DEAD_LETTERS,
@@ -30,7 +35,6 @@ from peacewatch.models import (
     DeadLetter,
     Event,
     TopicSpec,
-    utcnow,
 )
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
@@ -61,6 +65,8 @@ class OutboxStage(Stage, Generic[D]):
         # Partitions owned after the last poll: new ones are checked for left-overs.
         self._owned: set[int] = set()
         self._last_prune: float | None = None
+        # Outbox rows handed to the producer and not yet known to be published, by id.
+        self._in_flight: dict[int, OutboxRow] = {}
 
     @property
     @abstractmethod
@@ -129,10 +135,11 @@ class OutboxStage(Stage, Generic[D]):
             self.start()
         assert self.state is not None and self.consumer is not None
         batch = self.consumer.poll(timeout_s, self.ctx.settings.processors.batch_size)
-        self._recover()
-        handled = self._handle_batch(batch)
-        self._publish(self.state.outbox(self.group, self._assigned()))
-        self.consumer.commit()
+        with self.consumer.rewinding():
+            self._recover()
+            handled = self._handle_batch(batch)
+            self._publish(self.state.outbox(self.group, self._assigned()))
+            self.consumer.commit()
         now = time.monotonic()
         if (self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY_S) and self.prune():
             self._last_prune = now
@@ -175,12 +182,9 @@ class OutboxStage(Stage, Generic[D]):
         r = env.record
         self.log.error("%s[%d]@%d: %s: %s", r.topic, r.partition, r.offset,
                        type(exc).__name__, exc)
-        letter = DeadLetter(
-            origin_topic=r.topic, origin_partition=r.partition, origin_offset=r.offset,
-            key=r.key, payload=r.value.decode("utf-8", "replace"),
-            error=f"processing failed: {type(exc).__name__}: {exc}"[:2000],
-            consumer_group=self.group, failed_at=utcnow(),
-        )
+        letter = DeadLetter.of(
+            topic=r.topic, partition=r.partition, offset=r.offset, key=r.key, value=r.value,
+            error=f"processing failed: {type(exc).__name__}: {exc}", group=self.group)
         self.queue(r.partition, DEAD_LETTERS, letter)
         self.ctx.metrics.dead_letters.labels(topic=r.topic).inc()
 
@@ -189,15 +193,59 @@ class OutboxStage(Stage, Generic[D]):
         return {part for _, part in self.consumer.consumer.assignment()}
 
     def _publish(self, rows: list[OutboxRow]) -> None:
+        """Publish outbox rows and forget them; a row the bus refuses is set aside."""
         assert self.state is not None and self.publisher is not None
         if not rows:
             return
         producer, events = self.publisher.producer, self.ctx.events
+        refused: dict[int, tuple[OutboxRow, str]] = {}
         for row in rows:
-            producer.publish(events.topic(_TOPICS[row.topic]), row.payload.encode("utf-8"),
-                             row.key)
+            if row.id in self._in_flight:
+                continue  # handed over by a step that failed: the producer still holds it
+            try:
+                producer.publish(events.topic(_TOPICS[row.topic]), row.payload.encode("utf-8"),
+                                 row.key)
+            except MessageRefused as exc:
+                refused[row.id] = (row, str(exc))
+                continue
+            self._in_flight[row.id] = row
+        try:
+            self.publisher.flush()
+        except MessageRefused as exc:
+            refused |= self._refused_rows(exc)
+            self.publisher.flush()  # what was not refused: it may still be on its way
+        self._set_aside(list(refused.values()))
+        self.state.sent([*self._in_flight, *refused])
+        self._in_flight.clear()
+
+    def _refused_rows(self, exc: MessageRefused) -> dict[int, tuple[OutboxRow, str]]:
+        """The in-flight rows among the messages the bus refused, out of flight."""
+        topics = self.ctx.events.topic
+        by_message = {(topics(_TOPICS[r.topic]), r.key, r.payload.encode("utf-8")): r
+                      for r in self._in_flight.values()}
+        out = {}
+        for topic, key, value, reason in exc.messages:
+            row = by_message.get((topic, key, value))
+            if row is not None:
+                out[row.id] = (row, reason)
+                del self._in_flight[row.id]
+        return out
+
+    def _set_aside(self, refused: list[tuple[OutboxRow, str]]) -> None:
+        """Dead-letter outputs the bus refused for good (an excerpt, size and digest)."""
+        assert self.publisher is not None
+        if not refused:
+            return
+        for row, reason in refused:
+            topic = self.ctx.events.topic(_TOPICS[row.topic])
+            value = row.payload.encode("utf-8")
+            self.log.error("output to %s (%d bytes, from partition %d) refused by the bus; "
+                           "dead-lettered: %s", topic, len(value), row.part, reason)
+            self.publisher.publish(DEAD_LETTERS, DeadLetter.of(
+                topic=topic, partition=-1, offset=-1, key=row.key, value=value,
+                error=f"refused by the bus: {reason}", group=self.group))
+            self.ctx.metrics.dead_letters.labels(topic=topic).inc()
         self.publisher.flush()
-        self.state.sent(row.id for row in rows)
 
     # -- recovery ----------------------------------------------------------------------------
 

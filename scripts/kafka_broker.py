@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Run a real single-node Apache Kafka 3.9.1 broker (KRaft) for tests and local development.
+"""Run real Apache Kafka 3.9.1 brokers (KRaft) for tests and local development.
 
-The broker comes from Maven Central as jars (no Docker, no Apache mirrors here), resolved once by
-scripts/kafka/pom.xml into .cache/kafka-3.9.1/libs/ and launched with the JVM directly.
+The broker comes from Maven Central as jars (no Docker, no Apache mirrors here), resolved once
+by scripts/kafka-broker/pom.xml into .cache/kafka-3.9.1/libs/ and launched with the JVM
+directly. One node, or a cluster of several nodes from the same jars (each a broker and a
+controller voter, replication factor = the number of nodes, min.insync.replicas=2).
 
-    python scripts/kafka_broker.py fetch                  # resolve the jars only
-    python scripts/kafka_broker.py start --workdir DIR    # prints "bootstrap=127.0.0.1:PORT pid=N"
+    python scripts/kafka_broker.py fetch                            # resolve the jars only
+    python scripts/kafka_broker.py start --workdir DIR [--nodes 3]  # prints "bootstrap=... pid=..."
+    python scripts/kafka_broker.py restart --workdir DIR [--node N] # same data dir, same ports
     python scripts/kafka_broker.py stop --workdir DIR
 
-Importable too: ensure_jars(), start_broker(workdir) -> Broker, Broker.stop().
+Importable too: ensure_jars(), start_broker(workdir) -> Broker, start_cluster(workdir) ->
+Cluster; Broker.stop(), .kill(), .restart().
 Standard library only, so it runs before any virtualenv exists.
 """
 
@@ -37,7 +41,7 @@ LIBS_DIR = REPO_ROOT / ".cache" / f"kafka-{KAFKA_VERSION}" / "libs"
 # Written last into the libs dir: its presence (with the pom's hash) marks a complete fetch, and a
 # changed pom invalidates the cache.
 STAMP_NAME = ".pom-sha256"
-# Any valid 16-byte id will do; a test broker's data dir is thrown away on every start.
+# Any valid 16-byte id will do; a fresh start formats new data dirs with it.
 CLUSTER_ID = "cGVhY2V3YXRjaC10ZXN0MQ"  # urlsafe base64 of b"peacewatch-test1"
 READY_LINE = "Kafka Server started"
 PID_FILE = "broker.pid"
@@ -175,21 +179,58 @@ def _die_with_parent_hook() -> Callable[[], None] | None:
 
 @dataclass
 class Broker:
+    """One KRaft node (broker and controller in one JVM) and the files it lives on.
+
+    ``stop`` and ``kill`` end the process; ``restart`` starts it again on its own data dir and
+    ports, as an operator restarts a broker: nothing is wiped and no port changes, so clients
+    that knew its address find it again.
+    """
+
     bootstrap: str
     pid: int
     workdir: Path
     log_path: Path
+    node_id: int = 1
+    detach: bool = False
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def running(self) -> bool:
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self.pid > 0 and _is_alive(self.pid)
 
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM (a clean controlled shutdown), then SIGKILL after `timeout` seconds."""
+        (self.workdir / PID_FILE).unlink(missing_ok=True)
         if not self._signal(signal.SIGTERM) or self._wait(timeout):
             return
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: no controlled shutdown, as when a host is lost."""
+        (self.workdir / PID_FILE).unlink(missing_ok=True)
         # The broker runs in its own process group (pgid == pid): take down anything it spawned.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         if not self._wait(5):
             raise BrokerError(f"Kafka broker pid {self.pid} survived SIGKILL")
+
+    def restart(self, timeout: float = 60) -> None:
+        """Start the broker again on its own data dir and ports (stopping it first if it runs);
+        return once it accepts clients.
+
+        Unless detached, the new process is killed when the calling *thread* dies (see
+        ``_die_with_parent_hook``): restart from a thread that outlives the broker.
+        """
+        if self.running:
+            self.stop()
+        libs, java = ensure_jars(), _java()
+        proc, log_offset = _spawn(self.workdir, libs, java, self.detach)
+        self.pid, self._proc = proc.pid, proc
+        _await_ready([(self, log_offset)], time.monotonic() + timeout)
+        if self.detach:
+            self._proc = None
 
     def _signal(self, sig: signal.Signals) -> bool:
         try:
@@ -213,40 +254,83 @@ class Broker:
         return True
 
 
-def _write_config(workdir: Path, port: int, controller_port: int) -> tuple[Path, Path, Path]:
-    data_dir, logs_dir = workdir / "data", workdir / "logs"
-    shutil.rmtree(data_dir, ignore_errors=True)  # KRaft metadata is tied to one format: start fresh
-    data_dir.mkdir(parents=True)
-    logs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = logs_dir / "server.log"
-    log_path.unlink(missing_ok=True)  # a previous run's "started" line must not count as ready
+@dataclass
+class Cluster:
+    """Several KRaft nodes, each a broker and a voter of the controller quorum."""
+
+    brokers: list[Broker]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.bootstrap for b in self.brokers)
+
+    def broker(self, node_id: int) -> Broker:
+        return next(b for b in self.brokers if b.node_id == node_id)
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM to every node at once (one by one, the last ones would wait for a quorum
+        that is gone), then SIGKILL to any still running after `timeout` seconds."""
+        for broker in self.brokers:
+            (broker.workdir / PID_FILE).unlink(missing_ok=True)
+            broker._signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for broker in self.brokers:
+            if not broker._wait(max(deadline - time.monotonic(), 0)):
+                broker.kill()
+
+
+@dataclass(frozen=True)
+class _Node:
+    node_id: int
+    port: int
+    controller_port: int
+    workdir: Path
+
+
+def _properties(node: _Node, voters: str, replicas: int) -> dict[str, str]:
+    """server.properties of one node; `replicas` is the cluster's size and replication factor."""
     props = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},"
+                     f"CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(data_dir),
+        "log.dirs": str(node.workdir / "data"),
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
-        # The defaults (50 partitions, rf 3, 3 s delay) make the first consumer group slow or
-        # impossible on one node.
-        "offsets.topic.replication.factor": "1",
+        # The defaults (50 partitions, 3 s delay) make the first consumer group slow.
+        "offsets.topic.replication.factor": str(replicas),
         "offsets.topic.num.partitions": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(min(replicas, 2)),
         "group.initial.rebalance.delay.ms": "0",
         # Default 128 MiB would not leave room in a 512 MiB heap.
         "log.cleaner.dedupe.buffer.size": str(4 * 1024 * 1024),
     }
-    server_props = workdir / "server.properties"
-    server_props.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-    log4j = workdir / "log4j.properties"
+    if replicas > 1:
+        # What a production cluster runs with: every write on two replicas before acks=all
+        # answers, so losing any one broker loses nothing and blocks nothing.
+        props["default.replication.factor"] = str(replicas)
+        props["min.insync.replicas"] = "2"
+    return props
+
+
+def _write_config(node: _Node, props: dict[str, str]) -> None:
+    """A fresh node: empty data dir, its properties, and a log4j config writing one file."""
+    data_dir, logs_dir = node.workdir / "data", node.workdir / "logs"
+    shutil.rmtree(data_dir, ignore_errors=True)  # KRaft metadata is tied to one format: start fresh
+    data_dir.mkdir(parents=True)
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = logs_dir / "server.log"
+    log_path.unlink(missing_ok=True)
+    (node.workdir / "broker.out").unlink(missing_ok=True)
+    (node.workdir / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
     # Everything INFO and up into one file; nothing on the console (no console appender).
-    log4j.write_text(
+    (node.workdir / "log4j.properties").write_text(
         "log4j.rootLogger=INFO, file\n"
         "log4j.appender.file=org.apache.log4j.FileAppender\n"
         f"log4j.appender.file.File={log_path}\n"
@@ -254,7 +338,6 @@ def _write_config(workdir: Path, port: int, controller_port: int) -> tuple[Path,
         "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
         "log4j.logger.kafka.request.logger=WARN\n"
     )
-    return server_props, log4j, log_path
 
 
 def _port_open(port: int) -> bool:
@@ -267,54 +350,51 @@ class _PortTaken(BrokerError):
     pass
 
 
-def start_broker(workdir: Path, *, timeout: float = 60, detach: bool = False) -> Broker:
-    """Start a fresh broker with its files under `workdir`; return once it accepts clients.
-
-    Unless `detach`, the broker is killed when the calling process dies (no orphaned JVMs).
-    """
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    libs, java = ensure_jars(), _java()
-    deadline = time.monotonic() + timeout
-    for attempt in range(3):
-        try:
-            return _launch(workdir, libs, java, deadline, detach)
-        except _PortTaken:
-            # Free ports are only free until the JVM binds them, seconds later: pick others.
-            if attempt == 2 or time.monotonic() > deadline:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _launch(workdir: Path, libs: Path, java: str, deadline: float, detach: bool) -> Broker:
-    port, controller_port = _free_ports(2)
-    server_props, log4j, log_path = _write_config(workdir, port, controller_port)
-    base = [
+def _jvm(workdir: Path, libs: Path, java: str) -> list[str]:
+    return [
         java,
         *JVM_FLAGS,
-        f"-Dkafka.logs.dir={log_path.parent}",
-        f"-Dlog4j.configuration=file:{log4j}",
+        f"-Dkafka.logs.dir={workdir / 'logs'}",
+        f"-Dlog4j.configuration=file:{workdir / 'log4j.properties'}",
         "-cp",
         f"{libs}/*",
     ]
-    fmt_cmd = [*base, "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID]
-    try:
-        fmt = subprocess.run(
-            [*fmt_cmd, "-c", str(server_props)],
-            capture_output=True,
-            text=True,
-            timeout=max(deadline - time.monotonic(), 1),
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BrokerError(f"formatting Kafka storage timed out after {exc.timeout:.0f}s") from exc
-    if fmt.returncode != 0:
-        raise BrokerError(f"formatting Kafka storage failed:\n{_tail(fmt.stdout + fmt.stderr)}")
 
+
+def _format(workdirs: list[Path], libs: Path, java: str, deadline: float) -> None:
+    """Format every node's storage with the one cluster id, the nodes side by side."""
+    procs = [
+        subprocess.Popen(
+            [*_jvm(w, libs, java), "kafka.tools.StorageTool", "format", "-t", CLUSTER_ID,
+             "-c", str(w / "server.properties")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for w in workdirs
+    ]
+    for proc in procs:
+        try:
+            output, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
+        except subprocess.TimeoutExpired as exc:
+            for p in procs:
+                p.kill()
+                p.wait()
+            raise BrokerError(
+                f"formatting Kafka storage timed out after {exc.timeout:.0f}s") from exc
+        if proc.returncode != 0:
+            raise BrokerError(f"formatting Kafka storage failed:\n{_tail(output)}")
+
+
+def _spawn(
+    workdir: Path, libs: Path, java: str, detach: bool
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Launch the node configured in `workdir`; also return where its log stood before, so
+    that only a "started" line written by this launch counts."""
+    log_path = workdir / "logs" / "server.log"
+    log_offset = log_path.stat().st_size if log_path.is_file() else 0
     out_path = workdir / "broker.out"  # JVM stdout/stderr: crashes before log4j is up land here
-    with out_path.open("wb") as out:
+    with out_path.open("ab") as out:
         proc = subprocess.Popen(
-            [*base, "kafka.Kafka", str(server_props)],
+            [*_jvm(workdir, libs, java), "kafka.Kafka", str(workdir / "server.properties")],
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -322,73 +402,205 @@ def _launch(workdir: Path, libs: Path, java: str, deadline: float, detach: bool)
             start_new_session=True,  # own process group: no terminal Ctrl-C, killpg on stop
             preexec_fn=None if detach else _die_with_parent_hook(),  # noqa: PLW1509 (only prctl)
         )
-    broker = Broker(f"127.0.0.1:{port}", proc.pid, workdir, log_path, None if detach else proc)
     (workdir / PID_FILE).write_text(f"{proc.pid}\n")
-
-    def fail(why: str) -> BrokerError:
-        (workdir / PID_FILE).unlink(missing_ok=True)
-        log = log_path.read_text(errors="replace") if log_path.is_file() else ""
-        kind = _PortTaken if "Address already in use" in log else BrokerError
-        return kind(
-            f"Kafka broker {why}; see {log_path}\n--- first errors ---\n"
-            + _first_errors(log)
-            + f"\n--- server.log tail ---\n{_tail(log, 15)}"
-            + f"\n--- {out_path.name} tail ---\n{_file_tail(out_path, 10)}"
-        )
-
-    offset, seen_ready = 0, False
-    while True:
-        if proc.poll() is not None:
-            raise fail(f"exited with code {proc.returncode} during start-up")
-        if not seen_ready and log_path.is_file():
-            with log_path.open("rb") as f:  # read only what is new since the last look
-                f.seek(offset)
-                chunk = f.read()
-            seen_ready = READY_LINE.encode() in chunk
-            # Overlap reads by a line's worth, so a line split across two reads still matches.
-            offset += max(len(chunk) - 200, 0)
-        if seen_ready and _port_open(port):
-            return broker
-        if time.monotonic() > deadline:
-            broker._proc = proc  # so that stop() reaps it, even when detached
-            broker.stop(timeout=5)
-            raise fail("not ready in time")
-        time.sleep(0.1)
+    return proc, log_offset
 
 
-def _broker_from_pidfile(workdir: Path) -> Broker | None:
-    """The broker recorded in workdir's pid file, or None if it is no longer running."""
-    pid_file = workdir / PID_FILE
+def _start_failure(broker: Broker, why: str) -> BrokerError:
+    (broker.workdir / PID_FILE).unlink(missing_ok=True)
+    log_path, out_path = broker.log_path, broker.workdir / "broker.out"
+    log = log_path.read_text(errors="replace") if log_path.is_file() else ""
+    kind = _PortTaken if "Address already in use" in log else BrokerError
+    return kind(
+        f"Kafka broker {broker.node_id} {why}; see {log_path}\n--- first errors ---\n"
+        + _first_errors(log)
+        + f"\n--- server.log tail ---\n{_tail(log, 15)}"
+        + f"\n--- {out_path.name} tail ---\n{_file_tail(out_path, 10)}"
+    )
+
+
+def _await_ready(starting: list[tuple[Broker, int]], deadline: float) -> None:
+    """Wait until every broker logged that it started (after its log offset) and accepts
+    connections; on failure stop them all and raise with the logs' first errors."""
+    offsets = {b.node_id: offset for b, offset in starting}
+    pending = [b for b, _ in starting]
     try:
-        pid = int(pid_file.read_text().strip())
+        while pending:
+            for broker in list(pending):
+                if not broker.running:
+                    code = broker._proc.returncode if broker._proc is not None else "?"
+                    raise _start_failure(broker, f"exited with code {code} during start-up")
+                port = int(broker.bootstrap.rsplit(":", 1)[1])
+                if _logged_ready(broker, offsets) and _port_open(port):
+                    pending.remove(broker)
+            if pending and time.monotonic() > deadline:
+                raise _start_failure(pending[0], "not ready in time")
+            if pending:
+                time.sleep(0.1)
+    except BrokerError:
+        for broker, _ in starting:
+            broker.stop(timeout=5)
+        raise
+
+
+def _logged_ready(broker: Broker, offsets: dict[int, int]) -> bool:
+    if not broker.log_path.is_file():
+        return False
+    with broker.log_path.open("rb") as f:  # read only what is new since the last look
+        f.seek(offsets[broker.node_id])
+        chunk = f.read()
+    if READY_LINE.encode() in chunk:
+        return True
+    # Overlap reads by a line's worth, so a line split across two reads still matches.
+    offsets[broker.node_id] += max(len(chunk) - 200, 0)
+    return False
+
+
+def start_broker(workdir: Path, *, timeout: float = 60, detach: bool = False) -> Broker:
+    """Start a fresh single-node broker with its files under `workdir`; return once it accepts
+    clients. Unless `detach`, the broker is killed when the calling process dies."""
+    return _start_fresh(workdir.resolve(), 1, timeout, detach)[0]
+
+
+def start_cluster(workdir: Path, nodes: int = 3, *, timeout: float = 90,
+                  detach: bool = False) -> Cluster:
+    """Start a fresh cluster of `nodes` KRaft nodes (each a broker and a controller voter) with
+    replication factor `nodes` and min.insync.replicas=2; node N lives in `workdir`/node-N."""
+    return Cluster(_start_fresh(workdir.resolve(), nodes, timeout, detach))
+
+
+def _start_fresh(workdir: Path, nodes: int, timeout: float, detach: bool) -> list[Broker]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    libs, java = ensure_jars(), _java()
+    deadline = time.monotonic() + timeout
+    for attempt in range(3):
+        try:
+            return _launch(workdir, nodes, libs, java, deadline, detach)
+        except _PortTaken:
+            # Free ports are only free until the JVM binds them, seconds later: pick others.
+            if attempt == 2 or time.monotonic() > deadline:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _launch(workdir: Path, nodes: int, libs: Path, java: str, deadline: float,
+            detach: bool) -> list[Broker]:
+    ports = _free_ports(2 * nodes)
+    cluster = [
+        _Node(i + 1, ports[2 * i], ports[2 * i + 1],
+              workdir if nodes == 1 else workdir / f"node-{i + 1}")
+        for i in range(nodes)
+    ]
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in cluster)
+    for node in cluster:
+        _write_config(node, _properties(node, voters, nodes))
+    _format([n.workdir for n in cluster], libs, java, deadline)
+    starting = []
+    for node in cluster:
+        proc, offset = _spawn(node.workdir, libs, java, detach)
+        broker = Broker(f"127.0.0.1:{node.port}", proc.pid, node.workdir,
+                        node.workdir / "logs" / "server.log", node.node_id, detach, proc)
+        starting.append((broker, offset))
+    _await_ready(starting, deadline)
+    brokers = [b for b, _ in starting]
+    if detach:
+        for broker in brokers:
+            broker._proc = None
+    return brokers
+
+
+def _node_dirs(workdir: Path) -> list[Path]:
+    """The node dirs under `workdir`: itself for a single broker, node-N for a cluster."""
+    if (workdir / "server.properties").is_file():
+        return [workdir]
+    dirs = sorted(d for d in workdir.glob("node-*") if (d / "server.properties").is_file())
+    if not dirs:
+        raise BrokerError(f"no broker was ever started in {workdir}")
+    return dirs
+
+
+def _broker_in(node_dir: Path) -> Broker:
+    """The broker configured in `node_dir`, with its pid if it is running (else pid 0)."""
+    props = (node_dir / "server.properties").read_text()
+    listener = re.search(r"^listeners=PLAINTEXT://([^,\n]+)", props, re.M)
+    node_id = re.search(r"^node\.id=(\d+)", props, re.M)
+    return Broker(listener.group(1) if listener else "?", _running_pid(node_dir), node_dir,
+                  node_dir / "logs" / "server.log", int(node_id.group(1)) if node_id else 1,
+                  detach=True)
+
+
+def _running_pid(node_dir: Path) -> int:
+    """The pid in `node_dir`'s pid file if that process is this dir's broker, else 0."""
+    try:
+        pid = int((node_dir / PID_FILE).read_text().strip())
     except FileNotFoundError:
-        if (workdir / "server.properties").is_file():
-            return None  # stopped already (or crashed during start-up): nothing to do
-        raise BrokerError(f"no broker was ever started in {workdir}") from None
+        return 0
     except ValueError:
-        raise BrokerError(f"{pid_file} does not hold a pid") from None
+        raise BrokerError(f"{node_dir / PID_FILE} does not hold a pid") from None
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         cmdline = ""
-    # Guard against pid reuse: only signal the JVM that runs this workdir's broker.
-    if not _is_alive(pid) or "kafka.Kafka" not in cmdline or str(workdir) not in cmdline:
-        return None
-    props = (workdir / "server.properties").read_text()
-    port = re.search(r"^listeners=PLAINTEXT://([^,\n]+)", props, re.M)
-    bootstrap = port.group(1) if port else "?"
-    return Broker(bootstrap, pid, workdir, workdir / "logs" / "server.log")
+    # Guard against pid reuse: only signal the JVM that runs this dir's broker.
+    if not _is_alive(pid) or "kafka.Kafka" not in cmdline or str(node_dir) not in cmdline:
+        return 0
+    return pid
+
+
+def _start_command(workdir: Path, nodes: int, timeout: float) -> str:
+    if (workdir / "server.properties").is_file() or list(workdir.glob("node-*")):
+        running = [b for b in map(_broker_in, _node_dirs(workdir)) if b.pid]
+        if running:
+            raise BrokerError(
+                f"a broker is already running in {workdir} "
+                f"(bootstrap={running[0].bootstrap} pid={running[0].pid}); stop it first"
+            )
+    if nodes == 1:
+        broker = start_broker(workdir, timeout=timeout, detach=True)
+        return f"bootstrap={broker.bootstrap} pid={broker.pid}"
+    cluster = start_cluster(workdir, nodes, timeout=timeout, detach=True)
+    return f"bootstrap={cluster.bootstrap} pids={','.join(str(b.pid) for b in cluster.brokers)}"
+
+
+def _stop_command(workdir: Path) -> str:
+    brokers = list(map(_broker_in, _node_dirs(workdir)))
+    Cluster([b for b in brokers if b.pid]).stop()
+    return "\n".join(
+        f"node {b.node_id}: " + (f"stopped pid={b.pid}" if b.pid else "not running")
+        for b in brokers
+    )
+
+
+def _restart_command(workdir: Path, node: int | None, timeout: float) -> str:
+    brokers = [b for b in map(_broker_in, _node_dirs(workdir)) if node in (None, b.node_id)]
+    if not brokers:
+        raise BrokerError(f"no node {node} in {workdir}")
+    lines = []
+    for broker in brokers:  # one by one, as a rolling restart goes
+        broker.restart(timeout=timeout)
+        lines.append(f"node {broker.node_id}: bootstrap={broker.bootstrap} pid={broker.pid}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("fetch", help="resolve the broker jars into the cache only")
-    for name in ("start", "stop"):
-        p = sub.add_parser(name, help=f"{name} a detached broker whose files live in --workdir")
+    helps = {
+        "start": "start fresh detached broker(s) whose files live in --workdir",
+        "stop": "stop the broker(s) of --workdir",
+        "restart": "restart the broker(s) of --workdir on their own data and ports",
+    }
+    for name, help_ in helps.items():
+        p = sub.add_parser(name, help=help_)
         p.add_argument("--workdir", type=Path, required=True)
-    start = sub.choices["start"]
-    start.add_argument("--timeout", type=float, default=60, help="seconds to wait (default 60)")
+    sub.choices["start"].add_argument("--nodes", type=int, default=1,
+                                      help="1 for a single broker (default), 3 for a cluster")
+    sub.choices["restart"].add_argument("--node", type=int, default=None,
+                                        help="only this node id (default: every node)")
+    for name in ("start", "restart"):
+        sub.choices[name].add_argument("--timeout", type=float, default=60,
+                                       help="seconds to wait (default 60)")
     args = parser.parse_args(argv)
 
     try:
@@ -396,25 +608,11 @@ def main(argv: list[str] | None = None) -> int:
             libs = ensure_jars()
             print(f"libs={libs} jars={len(list(libs.glob('*.jar')))}")
         elif args.command == "start":
-            workdir = args.workdir.resolve()
-            if (workdir / "server.properties").is_file() and (
-                running := _broker_from_pidfile(workdir)
-            ):
-                raise BrokerError(
-                    f"a broker is already running in {workdir} "
-                    f"(bootstrap={running.bootstrap} pid={running.pid}); stop it first"
-                )
-            broker = start_broker(workdir, timeout=args.timeout, detach=True)
-            print(f"bootstrap={broker.bootstrap} pid={broker.pid}")
+            print(_start_command(args.workdir.resolve(), args.nodes, args.timeout))
+        elif args.command == "stop":
+            print(_stop_command(args.workdir.resolve()))
         else:
-            workdir = args.workdir.resolve()
-            broker_or_none = _broker_from_pidfile(workdir)
-            (workdir / PID_FILE).unlink(missing_ok=True)
-            if broker_or_none is None:
-                print("not running")
-            else:
-                broker_or_none.stop()
-                print(f"stopped pid={broker_or_none.pid}")
+            print(_restart_command(args.workdir.resolve(), args.node, args.timeout))
     except BrokerError as exc:
         # One line on stderr; a log tail, when there is one, follows on the next lines.
         print(f"kafka_broker: error: {exc}", file=sys.stderr)

@@ -1,9 +1,10 @@
-"""Session-wide fixtures: the real Kafka broker (started once per session) and bus factories."""
+"""Session-wide fixtures: the real Kafka broker (started once per session), bus factories, and
+the measurements tests report at the end of the run."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,22 @@ from peacewatch.settings.bus import KafkaSettings
 pytest_plugins = ["kafka_broker_fixture", "postgres_fixture"]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+_measured = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def measured(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Report a measurement (a time to recover, say) in the run's summary, passed or not:
+    measured, never asserted."""
+    lines = request.config.stash.setdefault(_measured, [])
+    return lambda line: lines.append(f"{request.node.name}: {line}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    for line in config.stash.get(_measured, []):
+        terminalreporter.write_line(f"measured: {line}")
 
 
 @pytest.fixture

@@ -1,7 +1,12 @@
-"""pytest plugin: one real Apache Kafka broker per test session.
+"""pytest plugin: real Apache Kafka brokers for the tests.
 
 Load it from tests/conftest.py with ``pytest_plugins = ["kafka_broker_fixture"]`` (tests/ and
-scripts/ on sys.path). Tests ask for ``kafka_bootstrap`` ("127.0.0.1:PORT").
+scripts/ on sys.path).
+
+- ``kafka_bootstrap`` ("127.0.0.1:PORT"): one broker shared by the whole session.
+- ``private_broker``: a fresh broker of the test's own, which it may stop, kill and restart.
+- ``kafka_cluster``: three brokers (replication factor 3, min.insync.replicas=2) shared by the
+  session, started on first use; a test that stops or kills one restarts it before it ends.
 
 - ``PEACEWATCH_TEST_KAFKA_BOOTSTRAP=host:port`` uses that broker instead of starting one.
 - If the broker cannot start: the tests fail under ``CI=true`` (a CI run must not go green by
@@ -12,8 +17,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -23,6 +29,7 @@ except ImportError:  # loaded by file path, without scripts/ on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     import kafka_broker
 
+T = TypeVar("T")
 ENV_BOOTSTRAP = "PEACEWATCH_TEST_KAFKA_BOOTSTRAP"
 FIXTURE = "kafka_bootstrap"
 
@@ -60,6 +67,39 @@ def kafka_bootstrap(
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+def _started(start: Callable[[], T]) -> T:
+    """What ``start`` returns; if it fails: fail the test under CI=true, skip it elsewhere."""
+    try:
+        return start()
+    except (kafka_broker.BrokerError, OSError) as exc:
+        error = f"real Kafka broker did not start: {exc}"
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(error, pytrace=False)
+    pytest.skip(error.splitlines()[0])
+
+
+@pytest.fixture
+def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_broker.Broker]:
+    """A single broker of this test's own, on its own data dir and ports."""
+    workdir = tmp_path_factory.mktemp("kafka-private")
+    broker = _started(lambda: kafka_broker.start_broker(workdir))
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka_broker.Cluster]:
+    """Three brokers, each also a controller voter; every topic has three replicas."""
+    workdir = tmp_path_factory.mktemp("kafka-cluster")
+    cluster = _started(lambda: kafka_broker.start_cluster(workdir, 3))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def pytest_runtest_call(item: pytest.Item) -> None:

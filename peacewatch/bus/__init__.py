@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from pathlib import Path
 
 from peacewatch.bus.base import Bus, Consumer, Producer, Record, TopicConfig
 from peacewatch.bus.events import Envelope, EventBus, EventConsumer, EventPublisher
+from peacewatch.errors import BusUnavailable
 from peacewatch.metrics import Metrics
 from peacewatch.settings import Settings
 from peacewatch.settings.bus import BusSettings
@@ -27,8 +31,13 @@ def open_raw_bus(settings: BusSettings, data_dir: Path) -> Bus:
     )
 
 
-def open_bus(settings: Settings, metrics: Metrics | None = None) -> EventBus:
-    """Connect, create the topics, and return the typed bus; raises BusError within seconds."""
+log = logging.getLogger("peacewatch.bus")
+
+
+def open_bus(settings: Settings, metrics: Metrics | None = None,
+             timeout_s: float | None = None) -> EventBus:
+    """Connect, create the topics, and return the typed bus; raises BusError within
+    ``timeout_s`` (default: ``bus.kafka.connect_timeout_s``)."""
     raw = open_raw_bus(settings.bus, settings.data_dir)
     events = EventBus(
         raw,
@@ -38,7 +47,7 @@ def open_bus(settings: Settings, metrics: Metrics | None = None) -> EventBus:
         metrics=metrics,
     )
     try:
-        raw.check()
+        raw.check(timeout_s)
         events.ensure_topics()
     except BaseException:
         raw.close()
@@ -46,7 +55,39 @@ def open_bus(settings: Settings, metrics: Metrics | None = None) -> EventBus:
     return events
 
 
+def wait_for_bus(settings: Settings, metrics: Metrics,
+                 stopping: threading.Event) -> EventBus | None:
+    """``open_bus``, trying again every second for up to ``bus.kafka.startup_wait_s`` while
+    no broker answers (a cluster that starts after peacewatch); None if ``stopping`` is set
+    meanwhile. Once the wait is over, the last BusUnavailable is raised."""
+    wait_s = settings.bus.kafka.startup_wait_s if settings.bus.backend == "kafka" else 0.0
+    started = time.monotonic()
+    deadline = started + wait_s
+    waiting = False
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            events = open_bus(settings, metrics,
+                              min(settings.bus.kafka.connect_timeout_s, max(left, 1.0)))
+        except BusUnavailable as exc:
+            if time.monotonic() >= deadline:
+                if not waiting:
+                    raise
+                raise BusUnavailable(f"{exc}; gave up after waiting {wait_s:g}s") from exc
+            if not waiting:
+                log.warning("bus not reachable yet (%s); waiting up to %gs", exc, wait_s)
+                waiting = True
+            metrics.bus_up.set(0)
+            if stopping.wait(min(1.0, max(deadline - time.monotonic(), 0.0))):
+                return None
+            continue
+        if waiting:
+            log.info("bus reachable after %.1fs", time.monotonic() - started)
+        metrics.bus_up.set(1)
+        return events
+
+
 __all__ = [
     "Bus", "Consumer", "Envelope", "EventBus", "EventConsumer", "EventPublisher", "Producer",
-    "Record", "TopicConfig", "open_bus", "open_raw_bus",
+    "Record", "TopicConfig", "open_bus", "open_raw_bus", "wait_for_bus",
 ]

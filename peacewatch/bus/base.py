@@ -8,13 +8,17 @@ semantics, checked by one contract test suite:
 - a consumer group shares a topic's partitions among its live members; every group reads every
   message (a new group starts at the earliest offset);
 - delivery is at-least-once: a message is redelivered to the group until an offset past it has
-  been committed, so a consumer commits only after it has handled what it polled.
+  been committed, so a consumer commits only after it has handled what it polled; a member
+  whose handling failed seeks back, so that its next poll reads those messages again.
+
+Errors are ``BusError``: ``BusUnavailable`` when the bus does not answer or take writes now
+(retry later), ``MessageRefused`` for messages the bus will never take.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -81,7 +85,12 @@ class Producer(_Closing, ABC):
 
     @abstractmethod
     def flush(self, timeout_s: float = 30.0) -> None:
-        """Wait until every queued message is durable; raise BusError if any failed."""
+        """Wait until every queued message is durable.
+
+        Raise MessageRefused naming the messages the bus refused for good (they leave the
+        queue); raise BusUnavailable when some are not durable yet: they stay queued, and a
+        later flush tries again (never publish them twice).
+        """
 
 
 class Consumer(_Closing, ABC):
@@ -92,6 +101,11 @@ class Consumer(_Closing, ABC):
     @abstractmethod
     def commit(self, records: Sequence[Record]) -> None:
         """Mark these records (and everything before them on their partitions) handled."""
+
+    @abstractmethod
+    def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Read these owned partitions again from these offsets at the next poll (partitions
+        no longer owned are left to their new owner, which starts at the committed offset)."""
 
     @abstractmethod
     def assignment(self) -> set[tuple[str, int]]:
@@ -118,5 +132,6 @@ class Bus(_Closing, ABC):
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...
 
     @abstractmethod
-    def check(self) -> None:
-        """Raise BusError (BrokerUnavailable for Kafka) unless the backend answers."""
+    def check(self, timeout_s: float | None = None) -> None:
+        """Raise BusError (BrokerUnavailable for Kafka) unless the backend answers (within
+        ``timeout_s`` when given, else within the backend's connect timeout)."""

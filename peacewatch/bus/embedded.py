@@ -1,9 +1,12 @@
 """The embedded bus: Kafka's semantics in one SQLite file, for a machine with no broker.
 
 WAL mode with ``synchronous=NORMAL`` keeps every committed transaction through a ``kill -9`` of
-any process using the file. Several processes may share the file: a consumer group's partitions
-are leased to its live members (a member is live while it keeps polling), so two members never
-own one partition at once, and a member that dies loses its leases after ``member_timeout_s``.
+any process using the file. A write SQLite cannot make (a full disk, an I/O error, a lock held
+too long) is ``BusUnavailable``: nothing was written, and the same write may be tried again.
+
+Several processes may share the file: a consumer group's partitions are leased to its live
+members (a member is live while it keeps polling), so two members never own one partition at
+once, and a member that dies loses its leases after ``member_timeout_s``.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from peacewatch.bus.base import (
@@ -27,7 +30,7 @@ from peacewatch.bus.base import (
     next_offsets,
     partition_for,
 )
-from peacewatch.errors import BusError, CommitFailed
+from peacewatch.errors import BusError, BusUnavailable, CommitFailed
 from peacewatch.sqlite import immediate, open_state
 
 _SCHEMA = """
@@ -62,7 +65,18 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def _writing(conn: sqlite3.Connection) -> AbstractContextManager[sqlite3.Connection]:
     """One writer at a time, rollback on error."""
-    return immediate(conn, error=BusError, what="embedded bus")
+    return immediate(conn, error=BusUnavailable, what="embedded bus")
+
+
+@contextmanager
+def _sqlite_errors(what: str) -> Iterator[None]:
+    """sqlite3's errors as the bus's: a write that could not be made is worth retrying."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise BusUnavailable(f"embedded bus: {what}: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise BusError(f"embedded bus: {what}: {exc}") from exc
 
 
 class EmbeddedBus(Bus):
@@ -93,7 +107,7 @@ class EmbeddedBus(Bus):
             member_timeout_s=self.member_timeout_s, poll_interval_s=self.poll_interval_s,
         )
 
-    def check(self) -> None:
+    def check(self, timeout_s: float | None = None) -> None:
         try:
             self._conn.execute("SELECT count(*) FROM topics").fetchone()
         except sqlite3.Error as exc:
@@ -146,21 +160,18 @@ class EmbeddedProducer(Producer):
         if not self._pending:
             return
         ends: dict[tuple[str, int], int] = {}
-        try:
-            with _writing(self._db) as db:
-                rows = []
-                for topic, part, key, value, ts in self._pending:
-                    tp = (topic, part)
-                    if tp not in ends:
-                        row = db.execute(
-                            "SELECT max(off) FROM log WHERE topic = ? AND part = ?", tp
-                        ).fetchone()
-                        ends[tp] = -1 if row[0] is None else row[0]
-                    ends[tp] += 1
-                    rows.append((topic, part, ends[tp], key, value, ts))
-                db.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except sqlite3.Error as exc:
-            raise BusError(f"embedded bus: publish failed: {exc}") from exc
+        with _sqlite_errors("publish failed"), _writing(self._db) as db:
+            rows = []
+            for topic, part, key, value, ts in self._pending:
+                tp = (topic, part)
+                if tp not in ends:
+                    row = db.execute(
+                        "SELECT max(off) FROM log WHERE topic = ? AND part = ?", tp
+                    ).fetchone()
+                    ends[tp] = -1 if row[0] is None else row[0]
+                ends[tp] += 1
+                rows.append((topic, part, ends[tp], key, value, ts))
+            db.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?)", rows)
         self._pending.clear()
 
     def close(self) -> None:
@@ -252,14 +263,15 @@ class EmbeddedConsumer(Consumer):
     # -- consuming ---------------------------------------------------------------------------
 
     def poll(self, timeout_s: float = 1.0, max_records: int = 500) -> list[Record]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if time.time() - self._last_sync >= _SYNC_INTERVAL_S:
-                self._sync()
-            records = self._read(max_records)
-            if records or time.monotonic() >= deadline:
-                return records
-            time.sleep(min(self._poll_interval, max(0.0, deadline - time.monotonic())))
+        with _sqlite_errors("poll failed"):
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if time.time() - self._last_sync >= _SYNC_INTERVAL_S:
+                    self._sync()
+                records = self._read(max_records)
+                if records or time.monotonic() >= deadline:
+                    return records
+                time.sleep(min(self._poll_interval, max(0.0, deadline - time.monotonic())))
 
     def _read(self, max_records: int) -> list[Record]:
         # data_version changes only when another connection commits: skip reads while idle.
@@ -289,43 +301,52 @@ class EmbeddedConsumer(Consumer):
         return records
 
     def commit(self, records: Sequence[Record]) -> None:
-        offsets = next_offsets(records)
-        if not offsets:
-            return
-        with _writing(self._db) as db:
-            for (topic, part), off in offsets.items():
-                owner = db.execute(
-                    "SELECT member FROM owners WHERE grp = ? AND topic = ? AND part = ?",
-                    (self.group, topic, part),
-                ).fetchone()
-                if owner is None or owner[0] != self.member:
-                    raise CommitFailed(
-                        f"embedded bus: partition {topic}[{part}] is no longer owned by "
-                        f"this member of group {self.group!r}"
+        with _sqlite_errors("commit failed"):
+            offsets = next_offsets(records)
+            if not offsets:
+                return
+            with _writing(self._db) as db:
+                for (topic, part), off in offsets.items():
+                    owner = db.execute(
+                        "SELECT member FROM owners WHERE grp = ? AND topic = ? AND part = ?",
+                        (self.group, topic, part),
+                    ).fetchone()
+                    if owner is None or owner[0] != self.member:
+                        raise CommitFailed(
+                            f"embedded bus: partition {topic}[{part}] is no longer owned by "
+                            f"this member of group {self.group!r}"
+                        )
+                    db.execute(
+                        "INSERT INTO committed VALUES (?, ?, ?, ?) ON CONFLICT (grp, topic, part) "
+                        "DO UPDATE SET next_off = max(next_off, excluded.next_off)",
+                        (self.group, topic, part, off),
                     )
-                db.execute(
-                    "INSERT INTO committed VALUES (?, ?, ?, ?) ON CONFLICT (grp, topic, part) "
-                    "DO UPDATE SET next_off = max(next_off, excluded.next_off)",
-                    (self.group, topic, part, off),
-                )
+
+    def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        for tp, offset in positions.items():
+            if tp in self._positions:
+                self._positions[tp] = offset
+        self._data_version = -1  # read again even if nothing was written since
 
     def assignment(self) -> set[tuple[str, int]]:
-        if not self._last_sync:
-            self._sync()
-        return set(self._positions)
+        with _sqlite_errors("assignment unknown"):
+            if not self._last_sync:
+                self._sync()
+            return set(self._positions)
 
     def lag(self) -> dict[tuple[str, int], int]:
-        if not self._last_sync:
-            self._sync()
-        committed = self._committed(self._db)
-        out = {}
-        for topic, part in self._positions:
-            row = self._db.execute(
-                "SELECT max(off) FROM log WHERE topic = ? AND part = ?", (topic, part)
-            ).fetchone()
-            end = 0 if row[0] is None else row[0] + 1
-            out[(topic, part)] = end - committed.get((topic, part), 0)
-        return out
+        with _sqlite_errors("consumer lag unknown"):
+            if not self._last_sync:
+                self._sync()
+            committed = self._committed(self._db)
+            out = {}
+            for topic, part in self._positions:
+                row = self._db.execute(
+                    "SELECT max(off) FROM log WHERE topic = ? AND part = ?", (topic, part)
+                ).fetchone()
+                end = 0 if row[0] is None else row[0] + 1
+                out[(topic, part)] = end - committed.get((topic, part), 0)
+            return out
 
     def close(self) -> None:
         """Leave the group at once, so the others take over without waiting for a timeout."""
@@ -333,7 +354,7 @@ class EmbeddedConsumer(Consumer):
             return
         self._closed = True
         try:
-            with _writing(self._db) as db:
+            with _sqlite_errors("leaving the group"), _writing(self._db) as db:
                 db.execute("DELETE FROM owners WHERE grp = ? AND member = ?",
                            (self.group, self.member))
                 db.execute("DELETE FROM members WHERE grp = ? AND member = ?",

@@ -1,22 +1,24 @@
 """Typed events over the raw bus: models in, models out, bad bytes to the dead-letter topic.
 
 ``EventConsumer.poll`` validates each message against its topic's model. A message that fails is
-published to the dead-letter topic with the error and its origin (topic, partition, offset) and
-is committed together with the next commit, so the consumer goes on and nothing is lost.
+published to the dead-letter topic (an excerpt, its size and digest, the error and its origin:
+topic, partition, offset) and is committed together with the next commit, so the consumer goes
+on and nothing is lost. A step that fails after a poll calls ``rewind`` (or polls inside
+``rewinding()``), so that the next poll reads again what it had not committed.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic
 
 from pydantic import ValidationError
 
-from peacewatch.bus.base import Bus, Consumer, Producer, Record, TopicConfig
+from peacewatch.bus.base import Bus, Consumer, Producer, Record, TopicConfig, next_offsets
 from peacewatch.metrics import Metrics
-from peacewatch.models import ALL_TOPICS, DEAD_LETTERS, DeadLetter, E, Event, TopicSpec, utcnow
+from peacewatch.models import ALL_TOPICS, DEAD_LETTERS, DeadLetter, E, Event, TopicSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,38 +90,46 @@ class EventConsumer:
         self._dead: list[Record] = []
         self._dlq: EventPublisher | None = None
         self._polled: list[Record] = []
+        # Per partition, the first offset polled and not committed since (where ``rewind``
+        # goes back to), and the offset after the last one polled.
+        self._unhandled: dict[tuple[str, int], int] = {}
+        self._polled_to: dict[tuple[str, int], int] = {}
 
     def poll(self, timeout_s: float = 1.0, max_records: int = 500) -> list[Envelope[Any]]:
+        """The valid events of the next batch; invalid messages are dead-lettered. If a dead
+        letter cannot be published, the whole batch is left to be read again (BusError)."""
         records = self.consumer.poll(timeout_s, max_records)
         self._polled = records
+        for r in records:
+            self._unhandled.setdefault((r.topic, r.partition), r.offset)
+            self._polled_to[(r.topic, r.partition)] = r.offset + 1
         out: list[Envelope[Any]] = []
         for record in records:
             try:
                 event = self._models[record.topic].model_validate_json(record.value)
             except ValidationError as exc:
-                self._dead_letter(record, exc)
+                try:
+                    self._dead_letter(record, exc)
+                except BaseException:
+                    self.rewind()
+                    raise
                 continue
             out.append(Envelope(event, record))
         return out
 
     def _dead_letter(self, record: Record, exc: ValidationError) -> None:
+        if any(r.offset == record.offset and r.partition == record.partition
+               and r.topic == record.topic for r in self._dead):
+            return  # read again after a rewind: set aside already
         if self._dlq is None:
             self._dlq = self.events.publisher()
-        try:
-            payload, encoding = record.value.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            payload, encoding = base64.b64encode(record.value).decode("ascii"), "base64"
         error = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['msg']}"
             for e in exc.errors()[:10]
         )
-        letter = DeadLetter(
-            origin_topic=record.topic, origin_partition=record.partition,
-            origin_offset=record.offset, key=record.key, payload=payload,
-            payload_encoding=encoding,
-            error=error, consumer_group=self.group, failed_at=utcnow(),
-        )
-        self._dlq.publish(DEAD_LETTERS, letter)
+        self._dlq.publish(DEAD_LETTERS, DeadLetter.of(
+            topic=record.topic, partition=record.partition, offset=record.offset,
+            key=record.key, value=record.value, error=error, group=self.group))
         self._dlq.flush()
         self._dead.append(record)
         if self.events.metrics is not None:
@@ -139,8 +149,30 @@ class EventConsumer:
             records += [r for r in self._dead
                         if r.offset <= handled_upto.get((r.topic, r.partition), -1)]
         self.consumer.commit(records)
-        committed = {(r.topic, r.partition, r.offset) for r in records}
-        self._dead = [r for r in self._dead if (r.topic, r.partition, r.offset) not in committed]
+        committed = next_offsets(records)
+        self._dead = [r for r in self._dead
+                      if r.offset >= committed.get((r.topic, r.partition), 0)]
+        for tp, offset in committed.items():
+            if offset >= self._polled_to.get(tp, 0):
+                self._unhandled.pop(tp, None)
+            elif tp in self._unhandled:
+                self._unhandled[tp] = max(self._unhandled[tp], offset)
+
+    def rewind(self) -> None:
+        """Go back to the first record polled and not committed on each partition: the next
+        poll reads them again, instead of reading past records that were never handled."""
+        if self._unhandled:
+            self.consumer.seek(self._unhandled)
+        self._unhandled, self._polled_to, self._polled = {}, {}, []
+
+    @contextmanager
+    def rewinding(self) -> Iterator[None]:
+        """Rewind if the block fails: a failed step leaves its records to be handled again."""
+        try:
+            yield
+        except BaseException:
+            self.rewind()
+            raise
 
     def close(self) -> None:
         if self._dlq is not None:

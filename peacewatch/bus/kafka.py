@@ -2,13 +2,17 @@
 
 Producers are idempotent with ``acks=all``; consumers never auto-commit, so an offset is committed
 only after the caller has handled what it polled (at-least-once). kafka-python's errors are turned
-into ``BusError`` subclasses here, where they enter peacewatch.
+into ``BusError`` subclasses here, where they enter peacewatch: ``BusUnavailable`` for those worth
+retrying (no broker, no leader, a timeout), ``MessageRefused`` for a message the cluster will never
+take. Every client reconnects with a backoff that grows to ``reconnect_backoff_max_s``, so that a
+broker that is back is found within about that time.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 import kafka.errors as kerr
@@ -17,16 +21,34 @@ from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from peacewatch.bus.base import Bus, Consumer, Producer, Record, TopicConfig, next_offsets
-from peacewatch.errors import BrokerUnavailable, BusError, CommitFailed
+from peacewatch.errors import (
+    BrokerUnavailable,
+    BusError,
+    BusUnavailable,
+    CommitFailed,
+    MessageRefused,
+)
 from peacewatch.settings.bus import KafkaSettings
 
+# Refusals of the message itself: sending it again cannot succeed.
+_REFUSALS = (kerr.MessageSizeTooLargeError, kerr.RecordListTooLargeError,
+             kerr.InvalidRecordError, kerr.CorruptRecordError)
 
-def _unavailable(settings: KafkaSettings, exc: BaseException) -> BrokerUnavailable:
+
+def _unavailable(settings: KafkaSettings, exc: BaseException,
+                 timeout_s: float | None = None) -> BrokerUnavailable:
     servers = ",".join(settings.bootstrap_servers)
+    waited = settings.connect_timeout_s if timeout_s is None else timeout_s
     return BrokerUnavailable(
-        f"Kafka broker not reachable at {servers} within {settings.connect_timeout_s:g}s "
+        f"Kafka broker not reachable at {servers} within {waited:g}s "
         f"({type(exc).__name__}: {exc})"
     )
+
+
+def _bus_error(what: str, exc: kerr.KafkaError) -> BusError:
+    """kafka-python's error as ours: BusUnavailable when retrying later may succeed."""
+    kind = BusUnavailable if exc.retriable else BusError
+    return kind(f"Kafka: {what}: {exc}")
 
 
 class KafkaBus(Bus):
@@ -39,22 +61,29 @@ class KafkaBus(Bus):
             "client_id": settings.client_id,
             "request_timeout_ms": int(settings.request_timeout_s * 1000),
             "bootstrap_timeout_ms": int(settings.connect_timeout_s * 1000),
+            # kafka-python's default grows to 30 s: a broker back after an outage would stay
+            # unused for up to that long.
+            "reconnect_backoff_ms": 50,
+            "reconnect_backoff_max_ms": int(settings.reconnect_backoff_max_s * 1000),
         }
         self._admin: KafkaAdminClient | None = None
 
-    def _admin_client(self) -> KafkaAdminClient:
+    def _admin_client(self, timeout_s: float | None = None) -> KafkaAdminClient:
         if self._admin is None:
+            config = dict(self._common)
+            if timeout_s is not None:
+                config["bootstrap_timeout_ms"] = int(timeout_s * 1000)
             try:
-                self._admin = KafkaAdminClient(**self._common)
+                self._admin = KafkaAdminClient(**config)
             except kerr.KafkaError as exc:
-                raise _unavailable(self.settings, exc) from exc
+                raise _unavailable(self.settings, exc, timeout_s) from exc
         return self._admin
 
-    def check(self) -> None:
+    def check(self, timeout_s: float | None = None) -> None:
         try:
-            self._admin_client().list_topics()
+            self._admin_client(timeout_s).list_topics()
         except kerr.KafkaError as exc:
-            raise _unavailable(self.settings, exc) from exc
+            raise _unavailable(self.settings, exc, timeout_s) from exc
 
     def ensure_topics(self, topics: Sequence[TopicConfig]) -> None:
         admin = self._admin_client()
@@ -69,15 +98,18 @@ class KafkaBus(Bus):
         except kerr.TopicAlreadyExistsError:
             pass  # another process created it first: that is the outcome we wanted
         except kerr.KafkaError as exc:
-            raise BusError(f"Kafka: cannot create topics: {exc}") from exc
+            raise _bus_error("cannot create topics", exc) from exc
         self._wait_for_metadata({t.name for t in topics})
 
     def _wait_for_metadata(self, names: set[str]) -> None:
         deadline = time.monotonic() + self.settings.connect_timeout_s
-        while not names <= set(self._admin_client().list_topics()):
-            if time.monotonic() > deadline:
-                raise BusError(f"Kafka: topics {sorted(names)} not visible after creation")
-            time.sleep(0.1)
+        try:
+            while not names <= set(self._admin_client().list_topics()):
+                if time.monotonic() > deadline:
+                    raise BusError(f"Kafka: topics {sorted(names)} not visible after creation")
+                time.sleep(0.1)
+        except kerr.KafkaError as exc:
+            raise _bus_error("cannot list topics", exc) from exc
 
     def producer(self) -> KafkaBusProducer:
         return KafkaBusProducer(self.settings, self._common)
@@ -92,6 +124,10 @@ class KafkaBus(Bus):
 
 
 class KafkaBusProducer(Producer):
+    """Messages stay queued until the cluster took them: a flush that times out leaves them to
+    the next flush, and one that expired in kafka-python is sent again, so a caller never has to
+    publish anything twice. Only a message refused for good leaves the queue (MessageRefused)."""
+
     def __init__(self, settings: KafkaSettings, common: dict[str, Any]) -> None:
         self.settings = settings
         try:
@@ -105,36 +141,64 @@ class KafkaBusProducer(Producer):
             )
         except kerr.KafkaError as exc:
             raise _unavailable(settings, exc) from exc
-        self._futures: list[Any] = []
+        # (future, topic, key, value) of each message sent and not yet known to be taken.
+        self._sent: list[tuple[Any, str, str | None, bytes]] = []
+        # (topic, key, value) of messages kafka-python gave up on: sent again by the next flush.
+        self._again: list[tuple[str, str | None, bytes]] = []
 
     def publish(self, topic: str, value: bytes, key: str | None = None) -> None:
+        encoded = key.encode("utf-8") if key is not None else None
         try:
-            encoded = key.encode("utf-8") if key is not None else None
-            self._futures.append(self._producer.send(topic, value=value, key=encoded))
+            future = self._producer.send(topic, value=value, key=encoded)
+        except _REFUSALS as exc:
+            raise MessageRefused(f"Kafka: {topic} refused a message of {len(value)} bytes: {exc}",
+                                 [(topic, key, value, str(exc))]) from exc
         except kerr.KafkaError as exc:
-            raise BusError(f"Kafka: publish to {topic} failed: {exc}") from exc
+            raise _bus_error(f"publish to {topic} failed", exc) from exc
+        self._sent.append((future, topic, key, value))
 
     def flush(self, timeout_s: float = 30.0) -> None:
+        while self._again:
+            topic, key, value = self._again[0]
+            self.publish(topic, value, key)  # raises while the cluster cannot take it
+            self._again.pop(0)
         try:
             self._producer.flush(timeout=timeout_s)
         except kerr.KafkaError as exc:
-            raise BusError(f"Kafka: flush failed: {exc}") from exc
-        failed = [f.exception for f in self._futures if f.failed()]
-        self._futures.clear()
-        if failed:
-            raise BusError(f"Kafka: {len(failed)} message(s) not acknowledged: {failed[0]}")
+            self._sent = [s for s in self._sent if not s[0].succeeded()]
+            raise BusUnavailable(
+                f"Kafka: {len(self._sent)} message(s) not acknowledged within {timeout_s:g}s "
+                f"(they stay queued): {exc}") from exc
+        failed = [s for s in self._sent if s[0].failed()]
+        self._sent = []
+        refused = [s for s in failed if isinstance(s[0].exception, _REFUSALS)]
+        expired = [s for s in failed if not isinstance(s[0].exception, _REFUSALS)]
+        self._again += [(topic, key, value) for _f, topic, key, value in expired]
+        if refused:
+            raise MessageRefused(
+                f"Kafka: {len(refused)} message(s) refused: {refused[0][0].exception}",
+                [(topic, key, value, str(f.exception)) for f, topic, key, value in refused])
+        if expired:
+            error = expired[0][0].exception
+            kind = BusUnavailable if getattr(error, "retriable", False) else BusError
+            raise kind(f"Kafka: {len(expired)} message(s) not acknowledged ({error}); the next "
+                       "flush sends them again")
 
     def close(self) -> None:
         try:
             self.flush()
         finally:
-            self._producer.close(timeout=5)
+            # What it still holds is lost with it; its callers publish that again from their
+            # own state (outbox rows, items not recorded, delivery records not marked).
+            with suppress(kerr.KafkaError):
+                self._producer.close(timeout=5)
 
 
 class KafkaBusConsumer(Consumer):
     def __init__(
         self, settings: KafkaSettings, common: dict[str, Any], group: str, topics: list[str]
     ) -> None:
+        self._lookup_ms = int(settings.connect_timeout_s * 1000)
         try:
             self._consumer = KafkaConsumer(
                 **common,
@@ -160,7 +224,7 @@ class KafkaBusConsumer(Consumer):
                 timeout_ms=int(timeout_s * 1000), max_records=max_records
             )
         except kerr.KafkaError as exc:
-            raise BusError(f"Kafka: poll failed: {exc}") from exc
+            raise _bus_error("poll failed", exc) from exc
         out = []
         for tp, messages in batches.items():
             for m in messages:
@@ -180,21 +244,37 @@ class KafkaBusConsumer(Consumer):
         except kerr.CommitFailedError as exc:
             raise CommitFailed(f"Kafka: commit refused after a rebalance: {exc}") from exc
         except kerr.KafkaError as exc:
-            raise BusError(f"Kafka: commit failed: {exc}") from exc
+            raise _bus_error("commit failed", exc) from exc
+
+    def seek(self, positions: Mapping[tuple[str, int], int]) -> None:
+        owned = self._consumer.assignment()
+        try:
+            for (topic, part), offset in positions.items():
+                tp = TopicPartition(topic, part)
+                if tp in owned:
+                    self._consumer.seek(tp, offset)
+        except kerr.KafkaError as exc:
+            raise _bus_error("seek failed", exc) from exc
 
     def assignment(self) -> set[tuple[str, int]]:
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
     def lag(self) -> dict[tuple[str, int], int]:
+        """Per owned partition, end offset minus committed offset; the look-ups wait at most
+        connect_timeout_s, so that a stage does not sit on a broker that is gone."""
         parts = list(self._consumer.assignment())
         if not parts:
             return {}
-        ends = self._consumer.end_offsets(parts)
-        out = {}
-        for tp in parts:
-            committed = self._consumer.committed(tp) or 0
-            out[(tp.topic, tp.partition)] = ends[tp] - committed
+        try:
+            ends = self._consumer.end_offsets(parts, timeout_ms=self._lookup_ms)
+            out = {}
+            for tp in parts:
+                committed = self._consumer.committed(tp, timeout_ms=self._lookup_ms) or 0
+                out[(tp.topic, tp.partition)] = ends[tp] - committed
+        except kerr.KafkaError as exc:
+            raise _bus_error("consumer lag unknown", exc) from exc
         return out
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False)
+        with suppress(kerr.KafkaError):  # leaving the group needs a broker; the session ends anyway
+            self._consumer.close(autocommit=False)

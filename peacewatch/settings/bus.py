@@ -14,8 +14,15 @@ class KafkaSettings(Section):
 
     bootstrap_servers: list[str] = Field(default_factory=list)
     client_id: str = "peacewatch"
-    # How long start-up may wait for a broker before failing with BrokerUnavailable.
+    # How long one attempt to reach a broker may take (at start-up, or to publish when the
+    # cluster has no leader for a partition) before it fails with BrokerUnavailable.
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    # How long `peacewatch run` (collect, process, alert) waits at start-up for a broker that
+    # is not up yet, trying again every second; 0 gives up after the first attempt (exit 3).
+    startup_wait_s: float = Field(default=60.0, ge=0)
+    # Clients reconnect to a broker that went away after 50 ms, then after twice as long each
+    # time, up to this: a broker that is back is used again within about this long.
+    reconnect_backoff_max_s: float = Field(default=1.0, gt=0, le=60)
     request_timeout_s: float = Field(default=30.0, gt=0)
     session_timeout_s: float = Field(default=10.0, gt=0)
     max_poll_interval_s: float = Field(default=300.0, gt=0)

@@ -62,6 +62,10 @@ class CollectorsSettings(Section):
     documents_rescan_s: float = Field(default=300.0, gt=0)
     # Largest document read; a larger file is skipped with a logged error.
     max_document_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Largest item published (its JSON, in bytes): a longer text is cut to fit and the item
+    # marked ``truncated``. Under Kafka's default 1 MB message limit with room to spare for the
+    # classified message, which carries the item and its labels.
+    max_item_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
 
     # Feed lists (TOML, see seeds/feeds.toml) published to the feeds topic at start; relative
     # paths are under ``seeds_dir``. An empty list publishes nothing (feeds may come from the

@@ -59,6 +59,7 @@ def test_the_alerts_cover_peacewatch_health() -> None:
         "consumer lag growing": "deriv(peacewatch:consumer_lag_messages:sum",
         "dead letters rising": "peacewatch_dead_letters_total",
         "stage down": "peacewatch_stage_up == 0",
+        "bus down": "peacewatch_bus_up == 0",
         "target down": 'up{job=~"peacewatch.*"} == 0',
     }
     for what, fragment in wanted.items():

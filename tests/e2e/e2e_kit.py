@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import json
 import re
 import signal
@@ -18,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,6 +164,75 @@ def write_feed_list(path: Path, urls: dict[str, str], interval_s: float = 1) -> 
     return path
 
 
+# -- a steady stream of distinct items -------------------------------------------------------
+
+_SYLLABLES = ["ka", "lo", "mi", "nu", "ra", "to", "vi", "zu", "pa", "so",
+              "di", "gu", "ba", "fo", "ji", "wu", "ha", "ro", "ti", "ya"]
+
+
+def watchlist_of(issues: dict[str, str]) -> str:
+    """Our own watchlist: one issue per (id, phrase), no baseline (nothing is known yet)."""
+    return 'version = 1\n[context]\nterms = ["ukrain*", "russia*"]\n' + "".join(
+        f'\n[[issues]]\nid = "{issue}"\nname = "{phrase.title()}"\n'
+        f'[[issues.signals]]\nterms = ["{phrase}"]\n' for issue, phrase in issues.items())
+
+
+class Headlines:
+    """Our own headlines: each names one issue phrase and ten invented words no other item
+    has, so that no two items share enough terms to join one story (two shared stems of
+    twelve stay under the stories' join threshold of 0.2): every item is its own
+    development, and its first invented word (its marker) identifies its notification."""
+
+    def __init__(self, phrases: Iterable[str], words: int = 10) -> None:
+        self._words = itertools.count(1000)
+        self._phrases = itertools.cycle(list(phrases))
+        self._per_headline = words
+
+    def word(self) -> str:
+        k = next(self._words)
+        return "".join(_SYLLABLES[(k // 20**i) % 20] for i in range(3)).capitalize() + "n"
+
+    def next(self) -> tuple[str, str]:
+        words = [self.word() for _ in range(self._per_headline)]
+        title = f"Ukraine and Russia {next(self._phrases)}: {' '.join(words)}"
+        return words[0], title
+
+
+@dataclass
+class Stream:
+    """One new item every ``interval_s`` on a thread, across ``feeds`` in turn, until stopped;
+    ``added`` maps each item's marker to the time it was added."""
+
+    hub: FeedHub
+    feeds: list[str]
+    headlines: Headlines
+    interval_s: float = 0.3
+    added: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Stream:
+        self._thread = threading.Thread(target=self._feed, daemon=True, name="stream")
+        self._thread.start()
+        return self
+
+    def _feed(self) -> None:
+        for feed in itertools.cycle(self.feeds):
+            if self._stop.wait(self.interval_s):
+                return
+            marker, title = self.headlines.next()
+            self.hub.add(feed, title, f"{title}.")
+            self.added[marker] = time.time()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def since(self, at: float) -> list[str]:
+        return [m for m, t in list(self.added.items()) if t >= at]
+
+
 # -- receivers -------------------------------------------------------------------------------
 
 
@@ -206,6 +276,55 @@ class SlackLike:
 
         server = serve(Handler)
         self.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+        try:
+            yield self
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+@dataclass
+class Webhook:
+    """A generic webhook endpoint (``kind = "webhook"``) that counts, per item marker, the
+    notifications whose developments name it."""
+
+    posts: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def headlines(self) -> list[tuple[float, str]]:
+        with self.lock:
+            return [(at, d["headline"]) for at, p in self.posts for d in p["developments"]]
+
+    def counts(self, markers: Iterable[str]) -> dict[str, int]:
+        """How many notifications name each marker (1 each when nothing is lost or doubled)."""
+        wanted = set(markers)
+        out = dict.fromkeys(wanted, 0)
+        for _, headline in self.headlines():
+            for word in set(headline.replace(":", " ").split()) & wanted:
+                out[word] += 1
+        return out
+
+    def first_at(self, markers: Iterable[str]) -> float | None:
+        """When the first notification naming any of ``markers`` arrived."""
+        wanted = set(markers)
+        times = [at for at, headline in self.headlines()
+                 if set(headline.replace(":", " ").split()) & wanted]
+        return min(times, default=None)
+
+    @contextmanager
+    def running(self) -> Iterator[Webhook]:
+        hook = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with hook.lock:
+                    hook.posts.append((time.time(), payload))
+                self.reply(200, "application/json", b"{}")
+
+        server = serve(Handler)
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         try:
             yield self
         finally:

@@ -19,7 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from e2e_kit import FeedHub, Peacewatch, SlackLike, toml_str, wait_until, write_feed_list
+from e2e_kit import (
+    FeedHub,
+    Headlines,
+    Peacewatch,
+    SlackLike,
+    toml_str,
+    wait_until,
+    watchlist_of,
+    write_feed_list,
+)
 from kafka.partitioner.default import murmur2
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -35,36 +44,11 @@ ISSUES = {
     "grain": "grain corridor",
     "energy": "energy truce",
 }
-WATCHLIST = 'version = 1\n[context]\nterms = ["ukrain*", "russia*"]\n' + "".join(
-    f'\n[[issues]]\nid = "{issue}"\nname = "{phrase.title()}"\n'
-    f'[[issues.signals]]\nterms = ["{phrase}"]\n' for issue, phrase in ISSUES.items())
-
-_SYLLABLES = ["ka", "lo", "mi", "nu", "ra", "to", "vi", "zu", "pa", "so",
-              "di", "gu", "ba", "fo", "ji", "wu", "ha", "ro", "ti", "ya"]
-
+WATCHLIST = watchlist_of(ISSUES)
 
 def partition_of(key: str) -> int:
     """Where Kafka's default partitioner (murmur2) puts a message with this key."""
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
-class Headlines:
-    """Our own headlines: each names one issue and five invented words no other item has, so
-    that no two items share enough terms to join one story: every item is its own
-    development, and its first invented word identifies its notification."""
-
-    def __init__(self) -> None:
-        self._words = itertools.count(1000)
-        self._issues = itertools.cycle(ISSUES.values())
-
-    def word(self) -> str:
-        k = next(self._words)
-        return "".join(_SYLLABLES[(k // 20**i) % 20] for i in range(3)).capitalize() + "n"
-
-    def next(self) -> tuple[str, str]:
-        words = [self.word() for _ in range(5)]
-        title = f"Ukraine and Russia {next(self._issues)}: {' '.join(words)}"
-        return words[0], title
 
 
 def write_config(tmp_path: Path, name: str, *, bootstrap: str, prefix: str, feeds: Path,
@@ -176,7 +160,7 @@ def test_two_collectors_and_two_processors_share_the_work_and_hand_it_over(
     steady = time.time()
 
     # Phase 1: two items per feed, all at once.
-    headlines = Headlines()
+    headlines = Headlines(ISSUES.values())
     expected: dict[str, str] = {}  # marker word -> title
     for feed in FEEDS * 2:
         marker, title = headlines.next()

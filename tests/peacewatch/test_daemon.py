@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from peacewatch.bus.embedded import EmbeddedBus
-from peacewatch.daemon import Daemon
+from peacewatch.daemon import Daemon, Stopped
 from peacewatch.errors import PeacewatchError
 from peacewatch.stage import Stage, StageContext
 
@@ -94,5 +94,18 @@ def test_a_stage_error_is_logged_and_the_stage_goes_on() -> None:
     daemon = Daemon([stage], grace_period_s=5)
     import threading
     threading.Timer(3.0, daemon.stopping.set).start()
-    assert daemon.run_forever()
+    assert daemon.run_forever() is Stopped.CLEAN
     assert stage.steps > 3 and stage.stopped
+
+
+class BuggyStage(CountingStage):
+    def step(self, timeout_s: float) -> int:
+        raise RuntimeError("a bug")
+
+
+def test_a_stage_that_dies_of_an_unexpected_error_is_reported_as_failed() -> None:
+    ctx = StageContext(None, None, None)  # type: ignore[arg-type]
+    stage, healthy = BuggyStage(ctx), CountingStage(ctx)
+    daemon = Daemon([stage, healthy], grace_period_s=5)
+    assert daemon.run_forever() is Stopped.STAGE_FAILED
+    assert stage.stopped and healthy.stopped

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pydantic
 import pytest
 
 from peacewatch.models import (
     ALL_TOPICS,
+    DEAD_LETTER_EXCERPT_BYTES,
     DEVELOPMENTS,
     RAW_ITEMS,
+    DeadLetter,
     Development,
     RawItem,
     Severity,
@@ -57,3 +62,26 @@ def test_json_round_trip_and_keys() -> None:
     assert DEVELOPMENTS.key(dev) == "ceasefire"
     assert Development.model_validate_json(dev.model_dump_json()).severity is Severity.AGREED
     assert len({spec.base for spec in ALL_TOPICS}) == len(ALL_TOPICS)
+
+
+def test_a_whole_item_is_written_as_before_and_a_cut_one_says_so() -> None:
+    item = RawItem(item_id="a", source="s", title="t", fetched_at=utcnow(), content_hash="h")
+    assert "truncated" not in item.model_dump_json()  # readers of the release before read it
+    cut = item.model_copy(update={"truncated": True})
+    assert RawItem.model_validate_json(cut.model_dump_json()).truncated
+    assert not RawItem.model_validate_json(item.model_dump_json()).truncated
+
+
+def test_a_dead_letter_keeps_an_excerpt_the_size_and_the_digest() -> None:
+    value = "é".encode() * 5000  # 10,000 bytes of text; the excerpt cuts a character in two
+    letter = DeadLetter.of(topic="t", partition=0, offset=7, key="k", value=value,
+                           error="x" * 5000, group="g")
+    assert letter.payload_encoding == "utf-8" and value.decode().startswith(letter.payload)
+    assert len(letter.payload.encode()) <= DEAD_LETTER_EXCERPT_BYTES
+    assert letter.payload_bytes == 10_000
+    assert letter.payload_sha256 == hashlib.sha256(value).hexdigest()
+    assert len(letter.error) == 2000
+    junk = DeadLetter.of(topic="t", partition=0, offset=8, key=None, value=b"\xff" * 9000,
+                         error="e", group="g")
+    assert junk.payload_encoding == "base64"
+    assert base64.b64decode(junk.payload) == b"\xff" * DEAD_LETTER_EXCERPT_BYTES

@@ -51,6 +51,10 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
         ("[bus]\npartitions = 0\n", "bus.partitions"),
         ("[logging]\nlevel = 'loud'\n", "logging.level"),
         ("nonsense = 1\n", "nonsense: unknown key"),
+        ("[bus.kafka]\nstartup_wait_s = -1\n", "bus.kafka.startup_wait_s"),
+        ("[bus.kafka]\nstartup_wait = 30\n", "bus.kafka.startup_wait: unknown key"),
+        ("[bus.kafka]\nreconnect_backoff_max_s = 0\n", "bus.kafka.reconnect_backoff_max_s"),
+        ("[collectors]\nmax_item_bytes = 100\n", "collectors.max_item_bytes"),
     ],
 )
 def test_bad_keys_and_values_are_refused_by_name(tmp_path: Path, text: str, named: str) -> None:

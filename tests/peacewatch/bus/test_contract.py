@@ -123,3 +123,17 @@ def test_committed_messages_are_not_delivered_again(raw_bus: Bus, unique: str) -
         time.sleep(0.5)
         got += consumer.poll(1.0)
     assert [r.value for r in got] == [b"y"]
+
+
+def test_seek_reads_again_what_was_polled_and_not_committed(raw_bus: Bus, unique: str) -> None:
+    topic, group = f"seek-{unique}", f"g-{unique}"
+    raw_bus.ensure_topics([TopicConfig(topic, 1)])
+    publish(raw_bus, topic, [("k", f"m{i}".encode()) for i in range(6)])
+
+    with raw_bus.consumer(group, [topic]) as consumer:
+        got = drain(consumer, 6, commit=False)
+        consumer.commit(got[:2])
+        # The step that handled the rest failed: it must be read again, not skipped.
+        consumer.seek({(topic, 0): 2})
+        again = drain(consumer, 4)
+    assert [r.value for r in again] == [f"m{i}".encode() for i in range(2, 6)]
