@@ -232,7 +232,7 @@ class StoryRules:
     # A story is live while it has news within this window.
     window: timedelta = timedelta(hours=72)
     # A report joins the live story it resembles most if at least this much.
-    join_threshold: float = 0.2
+    join_threshold: float = 0.15
     # A later report is a new turn of its story when it resembles none of the reports that
     # made the story's developments more than this.
     novelty_threshold: float = 0.2
