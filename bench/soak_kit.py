@@ -233,3 +233,23 @@ class Receiver:
             for marker in post.markers & wanted:
                 first.setdefault(marker, post.at)
         return first
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One receiver's account of the stream, as its user sees it."""
+
+    posts: int  # POSTs received
+    notified: int  # items named at least once
+    lost: int  # items never named
+    duplicates: int  # extra messages naming an item, beyond its first
+    resends: int  # POSTs repeating a message's Idempotency-Key (dropped by the key)
+
+
+def tally(receiver: Receiver, markers: Iterable[str]) -> Tally:
+    posts, shown = receiver.counts(markers)
+    return Tally(posts=len(receiver.snapshot()),
+                 notified=sum(1 for n in shown.values() if n),
+                 lost=sum(1 for n in shown.values() if n == 0),
+                 duplicates=sum(n - 1 for n in shown.values() if n > 1),
+                 resends=sum(posts.values()) - sum(shown.values()))
