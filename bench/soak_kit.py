@@ -175,6 +175,7 @@ class Receiver:
     kind: str
     delay_s: float = 0.0
     posts: list[Post] = field(default_factory=list)
+    unanswered: int = 0  # messages taken whose sender was gone before the answer
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
     _server: ThreadingHTTPServer | None = None
@@ -196,9 +197,15 @@ class Receiver:
                     return
                 receiver.take(body, self.headers.get("Idempotency-Key"))
                 time.sleep(receiver.delay_s)
-                ok = b"ok" if receiver.kind == "slack" else b"{}"
-                self.reply(200, "text/plain" if receiver.kind == "slack" else
-                           "application/json", ok)
+                slack = receiver.kind == "slack"
+                try:
+                    self.reply(200, "text/plain" if slack else "application/json",
+                               b"ok" if slack else b"{}")
+                except (BrokenPipeError, ConnectionResetError):
+                    # The sender died with the message taken but not answered: the window
+                    # a resend comes from.
+                    with receiver.lock:
+                        receiver.unanswered += 1
 
         self._server = _serve(Handler)
         path = "/services/T0/B0/soak" if self.kind == "slack" else "/hook"
