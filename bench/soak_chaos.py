@@ -123,6 +123,14 @@ class Stage:
 
     def stop(self, timeout: float) -> int | None:
         """SIGTERM and wait: the exit code, or None when it had to be killed."""
+        try:
+            return self._terminate(timeout)
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def _terminate(self, timeout: float) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc is not None else None
         self.proc.send_signal(signal.SIGTERM)
@@ -132,10 +140,6 @@ class Stage:
             self.proc.kill()
             self.proc.wait()
             return None
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
 
 
 def fully_replicated(bootstrap: str, prefix: str) -> bool:
