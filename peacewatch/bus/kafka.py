@@ -214,9 +214,22 @@ class KafkaBusConsumer(Consumer):
             # topics' partition metadata is assigned nothing and may never rejoin. Loading the
             # metadata before the first poll (where the join happens) avoids it.
             for topic in topics:
-                self._consumer.partitions_for_topic(topic)
+                self._lookup(topic, time.monotonic() + settings.connect_timeout_s)
         except kerr.KafkaError as exc:
             raise _unavailable(settings, exc) from exc
+
+    def _lookup(self, topic: str, deadline: float) -> None:
+        """Load a topic's metadata, asking again while the error is retriable: a broker just
+        killed stays in the cluster's metadata until it is fenced, and a request sent to it
+        fails at once (ECONNREFUSED) while the other brokers would answer."""
+        while True:
+            try:
+                self._consumer.partitions_for_topic(topic)
+                return
+            except kerr.KafkaError as exc:
+                if not exc.retriable or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     def poll(self, timeout_s: float = 1.0, max_records: int = 500) -> list[Record]:
         try:
