@@ -55,7 +55,8 @@ def run_peacewatch(urls: list[str], workdir: str) -> dict[str, Any]:
     for cycle in ("changed", "unchanged"):
         if cycle == "unchanged":
             # As if the poll interval had passed: every feed is due again.
-            state = CollectorState(settings.path(settings.collectors.state_path))
+            state = CollectorState(settings.path(settings.collectors.state_path),
+                                   settings.bus.partitions)
             state.save_health([replace(h, next_poll_at=0.0) for h in state.health().values()])
             state.close()
         metrics = Metrics()

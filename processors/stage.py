@@ -23,6 +23,7 @@ from pathlib import Path
 
 from peacewatch.bus.events import Envelope
 from peacewatch.clock import ItemClock
+from peacewatch.ledger import Store
 from peacewatch.models import (
     CLASSIFIED_ITEMS,
     DEVELOPMENTS,
@@ -131,6 +132,7 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
 
     name = "classify"
     input = RAW_ITEMS
+    stores = (Store("seen", ("item_id",)), Store("exact_keys", ("key",)))
 
     @property
     def group(self) -> str:
@@ -143,7 +145,6 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
         self.log.info("watchlist reloaded: %d issues", len(self.decisions.classifier.issue_ids))
 
     def handle(self, env: Envelope[RawItem]) -> None:
-        assert self.state is not None
         item, part = env.event, env.record.partition
         metrics = self.ctx.metrics
         metrics.items_processed.inc()
@@ -171,7 +172,6 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
         self.state.claim_keys(keys, item.item_id, part)
 
     def prune(self) -> bool:
-        assert self.state is not None
         retention = self.ctx.settings.processors.stories.retention_days * 86400
         self.state.prune_seen(before=time.time() - retention)
         return True
@@ -182,6 +182,9 @@ class StoriesStage(OutboxStage[StoryDecisions]):
 
     name = "stories"
     input = CLASSIFIED_ITEMS
+    # The near-duplicate index is derived from the placed items: rebuilt, not logged.
+    stores = (Store("placed", ("issue", "item_id")), Store("stories", ("issue", "story_id")),
+              Store("developments", ("development_id",)))
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
@@ -199,8 +202,11 @@ class StoriesStage(OutboxStage[StoryDecisions]):
     def partitions_changed(self) -> None:
         self._story_cache.clear()
 
+    def rebuild(self, part: int) -> None:
+        self.state.rebuild_index(part, lambda p: lsh_keys(Fingerprint(
+            p.title_words, Fingerprint.hashes_from_bytes(p.body_sig), p.body_words)))
+
     def handle(self, env: Envelope[ClassifiedItem]) -> None:
-        assert self.state is not None
         classified, part = env.event, env.record.partition
         if not classified.issues:
             return
@@ -251,7 +257,6 @@ class StoriesStage(OutboxStage[StoryDecisions]):
         Only this process writes the stories of the issues on its partitions, so the cache
         holds while they stay here; it is dropped when partitions change hands (and hourly).
         """
-        assert self.state is not None
         cached = self._story_cache.get(issue)
         if cached is None:
             cached = ({s.story_id: s for s in self.state.stories(issue, since)}, since)
@@ -262,7 +267,6 @@ class StoriesStage(OutboxStage[StoryDecisions]):
         return [s for s in cached[0].values() if s.last_seen.timestamp() >= since]
 
     def _story(self, issue: str, story_id: str) -> Story | None:
-        assert self.state is not None
         cached = self._story_cache.get(issue)
         if cached is not None and story_id in cached[0]:
             return cached[0][story_id]
@@ -271,7 +275,6 @@ class StoriesStage(OutboxStage[StoryDecisions]):
     def _near_copy(self, issue: str, item_id: str, fp: Fingerprint, keys: list[str],
                    at: float) -> PlacedItem | None:
         """The earliest placed item this one nearly copies, if any."""
-        assert self.state is not None
         nd = self.ctx.settings.processors.neardup
         if not nd.enabled:
             return None
@@ -291,14 +294,12 @@ class StoriesStage(OutboxStage[StoryDecisions]):
 
     def _keep_fuller(self, issue: str, part: int, original: PlacedItem, text: str) -> None:
         """The first copy stands, but keeps the fuller text when a later copy has more."""
-        assert self.state is not None
         if len(text) > len(original.text):
             self.state.save_placed(issue, part, PlacedItem(
                 original.item_id, original.revision, original.story_id, original.title_words,
                 original.body_sig, original.body_words, text[:4000], original.at))
 
     def _emit(self, part: int, development: Development) -> None:
-        assert self.state is not None
         if self.state.has_development(development.development_id):
             return
         self.state.save_development(development, part)
@@ -307,7 +308,7 @@ class StoriesStage(OutboxStage[StoryDecisions]):
             issue=development.issue_id, severity=development.severity.name.lower()).inc()
 
     def prune(self) -> bool:
-        if self._latest_item_at is None or self.state is None:
+        if self._latest_item_at is None:
             return False
         p = self.ctx.settings.processors
         # Item-time retention runs on the stream's own clock (capped by the wall clock),
