@@ -114,6 +114,10 @@ class AlertStage(Stage):
     def start(self) -> None:
         self._publish_records()
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Uncommitted developments of the owned partitions (reported by the daemon)."""
+        return self.consumer.consumer.lag()
+
     def _restore(self) -> None:
         """The groupers of the owned partitions again, as the delivery log has them."""
         self.groupers = {}
