@@ -17,7 +17,8 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from alerts.channels.base import Notifier, build_notifier
+from alerts.channels.base import Notifier
+from alerts.channels.build import build_notifier
 from alerts.dispatch import Dispatcher
 from alerts.grouping import Clock, Flush, Grouper, Timing
 from alerts.notification import NotificationKind, make_notification

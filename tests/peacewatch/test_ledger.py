@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from peacewatch.bus import embedded
 from peacewatch.bus.embedded import EmbeddedBus
 from peacewatch.bus.events import EventBus
 from peacewatch.errors import ProcessorError
@@ -127,8 +128,6 @@ def ledger_on_restored(tmp_path: Path, events: EventBus) -> Ledger:
 
 
 def test_the_embedded_bus_compacts_a_changelog(tmp_path: Path) -> None:
-    from peacewatch.bus import embedded
-
     bus = EmbeddedBus(tmp_path / "bus.sqlite3")
     events = EventBus(bus, prefix="t", partitions=1, replication_factor=1)
     events.ensure_topics()

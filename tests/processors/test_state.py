@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,6 @@ def state(tmp_path: Path) -> ProcessorState:
 def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
     """The two steps write one file from two threads: the second writer waits for the first
     to commit, instead of failing with "database is locked" or interleaving."""
-    import threading
 
     path = tmp_path / "shared.sqlite3"
     first, second = ProcessorState(path), ProcessorState(path)
