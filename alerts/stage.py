@@ -20,13 +20,13 @@ from functools import partial
 from alerts.channels.base import Notifier
 from alerts.channels.build import build_notifier
 from alerts.dispatch import Dispatcher
-from alerts.grouping import Clock, Flush, Grouper, Timing
+from alerts.grouping import Clock, Flush, Grouper
+from alerts.intake import FOLLOW_UP, Claim, Intent, Loaded, Record, Rules, decide, wanted
 from alerts.notification import NotificationKind, make_notification
 from alerts.pacing import Pace
 from alerts.redact import register_settings
-from alerts.routing import Router, Target, group_label
-from alerts.schedule import release_at
-from alerts.silencing import ActiveSilence, SilenceMatcher, from_settings
+from alerts.routing import Router
+from alerts.silencing import SilenceMatcher, from_settings
 from alerts.store import PARTITIONED, DeliveryLog, PendingItem
 from peacewatch.bus.events import Envelope, EventConsumer, EventPublisher
 from peacewatch.clock import ItemClock, stage_clock
@@ -35,24 +35,16 @@ from peacewatch.ledger import Ledger, Store
 from peacewatch.models import (
     DELIVERIES,
     DEVELOPMENTS,
-    DeliveryRecord,
     Development,
     stable_hash,
     utcnow,
 )
 from peacewatch.settings import Settings
-from peacewatch.settings.alerts import AlertsSettings, EmailReceiver, Grouping, SlackReceiver
+from peacewatch.settings.alerts import AlertsSettings, EmailReceiver, SlackReceiver
 from peacewatch.stage import Stage, StageContext
 
-ALL_RECEIVERS = "*"  # the claim's receiver for developments that go to nobody
-FOLLOW_UP = "follow-up:story="
-DIGEST = "digest"
 _DISPATCH_BUDGET_S = 5.0
 
-
-def timing_of(policy: Grouping) -> Timing:
-    return Timing.of_seconds(policy.group_wait_s, policy.group_interval_s,
-                             policy.repeat_interval_s)
 
 
 class AlertStage(Stage):
@@ -246,59 +238,29 @@ class AlertStage(Stage):
         return len(envelopes)
 
     def _ingest(self, envelopes: list[Envelope[Development]]) -> int:
+        """Load what the batch's decisions depend on, decide (``alerts.intake``, pure), then
+        apply the intents in one transaction."""
         now = self.clock()
-        matcher = self._silences()
+        rules = Rules(self.router, self._silences(), lambda r: self.notifiers[r].channel)
+        claims, stories = wanted(envelopes, self.router)
+        loaded = Loaded(self.store.claimed(claims), self.store.told(stories))
+        intents = decide(envelopes, loaded, rules, now)
         with self.store.tx() as db:
-            for envelope in envelopes:
-                dev, part = envelope.event, envelope.record.partition
-                if dev.baseline:
-                    self.store.claim(db, ALL_RECEIVERS, dev.development_id, "baseline", at=now,
-                                     part=part)
-                    continue
-                targets = self.router.route(dev)
-                if not targets:
-                    self.store.claim(db, ALL_RECEIVERS, dev.development_id, "unrouted", at=now,
-                                     part=part)
-                    continue
-                silence = matcher.match(dev, now)
-                for target in targets:
-                    self._take(db, dev, target, silence, now, part=part)
+            for intent in intents:
+                self._apply(db, intent, now)
         return len(envelopes)
 
-    def _take(self, db: sqlite3.Connection, dev: Development, target: Target,
-              silence: ActiveSilence | None, now: datetime, *, part: int) -> None:
-        receiver = target.receiver
-        channel = self.notifiers[receiver].channel
-        if silence is not None:
-            if self.store.claim(db, receiver, dev.development_id, "silenced", at=now,
-                                part=part, note=silence.silence_id):
-                self.store.add_record(db, DeliveryRecord(
-                    delivery_id=f"{dev.development_id}-{receiver}-silenced",
-                    development_ids=(dev.development_id,), receiver=receiver, channel=channel,
-                    status="silenced", attempts=0, at=now,
-                    error=f"silenced by {silence.silence_id} ({silence.describe()})"))
-            return
-        if not self.store.claim(db, receiver, dev.development_id, "taken", at=now, part=part):
-            return  # redelivered by the bus: already grouped, queued or sent
-        policy = target.policy
-        release = release_at(policy, now)
-        if release is not None:
-            grp = DIGEST
-        elif self.store.story_known(receiver, dev.story_id):
-            grp = FOLLOW_UP + dev.story_id
+    def _apply(self, db: sqlite3.Connection, intent: Intent, now: datetime) -> None:
+        if isinstance(intent, Claim):
+            self.store.claim(db, intent.receiver, intent.development_id, intent.status, at=now,
+                             part=intent.part, note=intent.note)
+        elif isinstance(intent, Record):
+            self.store.add_record(db, intent.record)
         else:
-            grp = group_label(policy, dev)
-        item = PendingItem(dev, target.route, receiver)
-        state = self._grouper(part).add((receiver, target.route, grp), item, timing_of(policy),
-                                        release)
-        self.store.add_pending(db, item, grp, part)
-        self.store.save_group(db, state, part)
-        if release is not None:
-            self.store.add_record(db, DeliveryRecord(
-                delivery_id=f"{dev.development_id}-{receiver}-held",
-                development_ids=(dev.development_id,), receiver=receiver, channel=channel,
-                status="held", attempts=0, at=now,
-                error=f"held for the digest at {release.isoformat(timespec='minutes')}"))
+            state = self._grouper(intent.part).add(intent.key, intent.item, intent.timing,
+                                                   intent.release)
+            self.store.add_pending(db, intent.item, intent.key[2], intent.part)
+            self.store.save_group(db, state, intent.part)
 
     # -- grouping → outbox -------------------------------------------------------------------
 

@@ -219,12 +219,19 @@ def test_a_lost_host_s_partitions_move_with_their_state(
     time.sleep(3.0)  # anything that would arrive twice has had the time to
 
     # No development lost, none notified twice.
+    # The one exception, the documented residual window: a message the lost host had posted
+    # when it was killed, before its "sent" reached the changelog. The survivor finds it
+    # "sending" and says so; the worker sends one message at a time, so at most one.
     counts = {m: slack_like.count(m) for m in expected}
     devs = developments(kafka_bootstrap, prefix)
-    twice = {m: c for m, c in counts.items() if c != 1}
-    assert twice == {}, "stream items not notified once: " + "\n".join(
-        f"{d.development_id} {d.kind} story {d.story_id} at {d.detected_at}: {d.headline}"
-        for d in devs if any(m in d.headline for m in twice)) + "\n" + tails()
+    lost = [m for m, c in counts.items() if c == 0]
+    twice = {m: c for m, c in counts.items() if c > 1}
+    resent = workers[(survivor, "alert")].output.count("was interrupted mid-delivery")
+    assert lost == [], f"stream items never notified: {lost}"
+    assert len(twice) <= min(resent, 1) and set(twice.values()) <= {2}, (
+        f"notified twice: {twice}, {resent} resent after an interrupted delivery\n" + "\n".join(
+            f"{d.development_id} {d.kind} story {d.story_id} at {d.detected_at}: {d.headline}"
+            for d in devs if any(m in d.headline for m in twice)) + "\n" + tails())
     assert slack_like.count(third_marker) == 1
 
     # The third report joined the story the lost host had made: a change of that story.
@@ -239,7 +246,8 @@ def test_a_lost_host_s_partitions_move_with_their_state(
     assert moved_quiet, "the lost host polled none of the quiet feeds"
     assert {f: r.status for f, r in first_polls.items()} == dict.fromkeys(moved_quiet, 304)
     took_over = min(r.at for r in first_polls.values()) - killed_at
-    measured(f"{len(expected)} stream items, each notified once; {len(moved_quiet)} moved "
+    measured(f"{len(expected)} stream items, {len(twice)} notified twice (a delivery in "
+             f"flight at the kill); {len(moved_quiet)} moved "
              f"feed(s) answered 304 at their first poll, {took_over:.1f}s after the kill")
     for stage in STAGES:
         rc, _ = workers[(survivor, stage)].terminate(GRACE_S + 20)
