@@ -9,12 +9,16 @@ the input partition), flushes, and forgets both. Outputs go first: a changelog t
 input was handled implies its outputs are on the bus.
 
 The local file is a cache; the changelog is the state. When the stage takes a partition
-(``restore``), its local rows are replaced by the changelog's, and what this host had not
-published about it is dropped: the records after the changelog's offset are handled again and
-make the same decisions (outputs already published are recognised downstream by their ids). So
-a partition moves to another host, or to a host whose data_dir is gone, with its state, the
-pattern of Kafka Streams and quix-streams. A changelog that is empty while local rows exist (a
-state written before changelogs) is filled from them instead.
+(``restore``), it reads the partition's changelog. If its end is where this host's own last
+change left it (a checkpoint, as Kafka Streams keeps), no one else has written since and the
+local rows stand, with what this host had not published yet (left-over outputs are checked by
+the stage, ``leftovers``, then published). Otherwise the local rows are replaced by the
+changelog's and what this host had not published about the partition is dropped: the records
+after the changelog's offset are handled again and make the same decisions (outputs another
+host had published are recognised downstream by their ids). So a partition moves to another
+host, or to a host whose data_dir is gone, with its state, the pattern of Kafka Streams and
+quix-streams. A changelog that is empty while local rows exist (a state written before
+changelogs) is filled from them instead.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,6 +62,10 @@ CREATE TABLE IF NOT EXISTS ledger_changes (
     store TEXT NOT NULL, key TEXT NOT NULL, row TEXT
 );
 CREATE TABLE IF NOT EXISTS ledger_restoring (log TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+    log TEXT NOT NULL, part INTEGER NOT NULL, next_off INTEGER NOT NULL,
+    PRIMARY KEY (log, part)
+) WITHOUT ROWID;
 """
 _TOPICS: dict[str, TopicSpec[Any]] = {spec.base: spec for spec in ALL_TOPICS}
 _OFFSETS = "ledger_offsets"
@@ -195,6 +204,9 @@ class Ledger:
         with self.transaction():
             self._q("DELETE FROM ledger_changes WHERE log = ? AND id IN (SELECT value FROM "
                     "json_each(?))", (self.name, json.dumps([r[0] for r in rows])))
+            for part, count in Counter(r[1] for r in latest.values()).items():
+                self._q("UPDATE ledger_checkpoints SET next_off = next_off + ? "
+                        "WHERE log = ? AND part = ?", (count, self.name, part))
 
     def _publish_outbox(self, publisher: EventPublisher, rows: list[OutboxRow]) -> None:
         """Publish outbox rows and forget them; a row the bus refuses is set aside."""
@@ -218,8 +230,7 @@ class Ledger:
             publisher.flush()  # what was not refused: it may still be on its way
         self._set_aside(publisher, list(refused.values()))
         with self.transaction():
-            for i in [*self._in_flight, *refused]:
-                self._q("DELETE FROM ledger_outbox WHERE id = ?", (i,))
+            self._forget([*self._in_flight, *refused])
         self._in_flight.clear()
 
     def _refused_rows(self, exc: MessageRefused) -> dict[int, tuple[OutboxRow, str]]:
@@ -254,29 +265,46 @@ class Ledger:
     # -- restoring ---------------------------------------------------------------------------
 
     def restore(self, parts: Iterable[int],
-                rebuilt: Callable[[int], None] = lambda part: None) -> int:
+                rebuilt: Callable[[int], None] = lambda part: None,
+                leftovers: Callable[[list[OutboxRow]], set[int]] = lambda rows: set()) -> int:
         """Make the local rows of ``parts`` the changelog's; return the changes applied.
 
         ``rebuilt(part)`` runs inside each partition's transaction, after the rows are in, for
-        what a stage derives from them rather than logs.
+        what a stage derives from them rather than logs. ``leftovers(rows)`` says which of the
+        outputs this host left unforgotten on a partition it finds as it left it were
+        published already (they are forgotten; the others are published).
         """
         applied = 0
         name = self.events.topic(self.topic)
         for part in sorted(parts):
             records = self.events.bus.read_partition(name, part)
+            end = records[-1].offset + 1 if records else 0
             with self.transaction():
-                if records:
+                if self._checkpoint(part) == end:
+                    self._forget(leftovers(self.outbox({part})))
+                elif records:
                     self._replace(part, [StateChange.model_validate_json(r.value)
                                          for r in records])
                     rebuilt(part)
+                    applied += len(records)
                 else:
                     self._seed(part)
-            applied += len(records)
+                self._q("INSERT OR REPLACE INTO ledger_checkpoints VALUES (?, ?, ?)",
+                        (self.name, part, end))
         self._in_flight.clear()
         if applied:
             log.info("%s: restored %d state change(s) of partitions %s from %s", self.name,
                      applied, sorted(parts), name)
         return applied
+
+    def _checkpoint(self, part: int) -> int | None:
+        row = self._q("SELECT next_off FROM ledger_checkpoints WHERE log = ? AND part = ?",
+                      (self.name, part)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _forget(self, ids: Iterable[int]) -> None:
+        for i in ids:
+            self._q("DELETE FROM ledger_outbox WHERE id = ?", (i,))
 
     def _replace(self, part: int, changes: list[StateChange]) -> None:
         self._q("INSERT INTO ledger_restoring VALUES (?)", (self.name,))

@@ -19,16 +19,18 @@ on one thread each wait for the other's poll (measured: tens to hundreds of mill
 
 from __future__ import annotations
 
+import json
 import time
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
+from peacewatch.bus.base import partition_for
 from peacewatch.bus.events import Envelope, EventConsumer, EventPublisher
 from peacewatch.clock import stage_clock
 from peacewatch.errors import PeacewatchError, ProcessorError
-from peacewatch.ledger import Ledger, Store
-from peacewatch.models import DEAD_LETTERS, DeadLetter, Event, TopicSpec
+from peacewatch.ledger import Ledger, OutboxRow, Store
+from peacewatch.models import DEAD_LETTERS, DEVELOPMENTS, DeadLetter, Development, Event, TopicSpec
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
 from processors.state import ProcessorState
@@ -180,10 +182,28 @@ class OutboxStage(Stage, Generic[D]):
         taken_over = owned - previous
         if taken_over:
             try:
-                self.ledger.restore(taken_over, self.rebuild)
+                self.ledger.restore(taken_over, self.rebuild, self._published_already)
             except BaseException:
                 self._owned = previous  # restored again at the next step
                 raise
+
+    def _published_already(self, rows: list[OutboxRow]) -> set[int]:
+        """The left-over development rows whose development the topic holds: this host
+        stopped between publishing them and forgetting them."""
+        wanted = {json.loads(r.payload)["development_id"]: r for r in rows
+                  if r.topic == DEVELOPMENTS.base and r.key is not None}
+        if not wanted:
+            return set()
+        events = self.ctx.events
+        parts = {partition_for(r.key, events.partitions) for r in wanted.values() if r.key}
+        found = {Development.model_validate_json(record.value).development_id
+                 for part in parts
+                 for record in events.bus.read_partition(events.topic(DEVELOPMENTS), part)
+                 } & set(wanted)
+        if found:
+            self.log.info("recovery: %d development(s) already published, not sent again",
+                          len(found))
+        return {wanted[i].id for i in found}
 
     def rebuild(self, part: int) -> None:
         """Hook: derive what is not logged, for a partition just restored (inside its

@@ -214,6 +214,12 @@ class ProcessorState:
                  " ".join(sorted(item.title_words)), item.body_sig, item.body_words,
                  item.text, item.at))
 
+    def keep_fuller(self, issue: str, item_id: str, text: str) -> None:
+        """A placed item's text, when ``text`` is longer (the first copy stands, with the
+        fuller text of a later one)."""
+        self._q("UPDATE placed SET text = ? WHERE issue = ? AND item_id = ? "
+                "AND length(text) < length(?)", (text, issue, item_id, text))
+
     def candidates(self, issue: str, keys: Iterable[str], since: float,
                    limit: int) -> list[PlacedItem]:
         """Placed items sharing index keys: those sharing the most first (then the most

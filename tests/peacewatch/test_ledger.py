@@ -138,3 +138,21 @@ def test_the_embedded_bus_compacts_a_changelog(tmp_path: Path) -> None:
     producer.flush()
     assert sorted(r.value for r in bus.read_partition(topic, 0)) == [
         str(embedded._COMPACT_EVERY - n).encode() for n in (3, 2, 1)]
+
+
+def test_a_partition_found_as_this_host_left_it_keeps_its_local_rows(
+        tmp_path: Path, events: EventBus) -> None:
+    here = ledger_on(tmp_path / "a.sqlite3", events)
+    here.restore({0})
+    note(here, "published", 0, "p")
+    here.publish(events.publisher(), {0})
+    note(here, "not yet", 0, "u")
+    here.restore({0})  # no one wrote since: the checkpoint is the changelog's end
+    assert set(notes(here)) == {"published", "not yet"}
+
+    there = ledger_on(tmp_path / "b.sqlite3", events)
+    there.restore({0})
+    note(there, "elsewhere", 0, "e")
+    there.publish(events.publisher(), {0})
+    here.restore({0})  # another host wrote: its changelog is the state
+    assert set(notes(here)) == {"published", "elsewhere"}
