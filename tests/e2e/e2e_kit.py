@@ -81,7 +81,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
 # -- feeds -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class FeedRequest:
     at: float
     feed: str
@@ -145,16 +145,17 @@ class FeedHub:
                     self.send_error(404)
                     return
                 feed = match.group(1)
-                body = hub.render(feed)
-                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
-                status = 304 if hub.etags and self.headers.get("If-None-Match") == etag else 200
+                request = FeedRequest(time.time(), feed, self.headers.get("User-Agent", ""))
                 with hub.lock:
-                    hub.requests.append(FeedRequest(time.time(), feed,
-                                                    self.headers.get("User-Agent", ""), status))
+                    hub.requests.append(request)
                 hub.request_started.set()
                 if feed in hub.slow:
-                    time.sleep(hub.slow[feed])
-                if status == 304:
+                    time.sleep(hub.slow[feed])  # what is added meanwhile is in the answer
+                body = hub.render(feed)
+                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+                if hub.etags and self.headers.get("If-None-Match") == etag:
+                    request.status = 304
+                if request.status == 304:
                     self.send_response(304)
                     self.send_header("ETag", etag)
                     self.end_headers()
