@@ -276,8 +276,8 @@ class Ledger:
         """
         applied = 0
         name = self.events.topic(self.topic)
-        for part in sorted(parts):
-            records = self.events.bus.read_partition(name, part)
+        logs = self.events.bus.read_partitions(name, sorted(parts))
+        for part, records in sorted(logs.items()):
             end = records[-1].offset + 1 if records else 0
             with self.transaction():
                 if self._checkpoint(part) == end:

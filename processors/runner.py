@@ -196,10 +196,9 @@ class OutboxStage(Stage, Generic[D]):
             return set()
         events = self.ctx.events
         parts = {partition_for(r.key, events.partitions) for r in wanted.values() if r.key}
+        logs = events.bus.read_partitions(events.topic(DEVELOPMENTS), parts)
         found = {Development.model_validate_json(record.value).development_id
-                 for part in parts
-                 for record in events.bus.read_partition(events.topic(DEVELOPMENTS), part)
-                 } & set(wanted)
+                 for records in logs.values() for record in records} & set(wanted)
         if found:
             self.log.info("recovery: %d development(s) already published, not sent again",
                           len(found))

@@ -137,9 +137,9 @@ class Bus(_Closing, ABC):
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...
 
     @abstractmethod
-    def read_partition(self, topic: str, partition: int) -> list[Record]:
-        """Every message of one partition, from its start to its end when called, outside
-        any consumer group (how a changelog is read back)."""
+    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+        """Every message of these partitions, from their start to their end when called,
+        outside any consumer group (how a changelog is read back)."""
 
     @abstractmethod
     def check(self, timeout_s: float | None = None) -> None:

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -106,12 +106,16 @@ class EmbeddedBus(Bus):
                 [(t.name, t.partitions, int(t.compact)) for t in topics],
             )
 
-    def read_partition(self, topic: str, partition: int) -> list[Record]:
-        with _sqlite_errors(f"reading {topic}[{partition}]"):
-            rows = self._conn.execute(
-                "SELECT off, key, value, ts FROM log WHERE topic = ? AND part = ? ORDER BY off",
-                (topic, partition)).fetchall()
-        return [Record(topic, partition, off, key, value, ts) for off, key, value, ts in rows]
+    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+        out: dict[int, list[Record]] = {}
+        with _sqlite_errors(f"reading {topic}"):
+            for part in partitions:
+                rows = self._conn.execute(
+                    "SELECT off, key, value, ts FROM log WHERE topic = ? AND part = ? "
+                    "ORDER BY off", (topic, part)).fetchall()
+                out[part] = [Record(topic, part, off, key, value, ts)
+                             for off, key, value, ts in rows]
+        return out
 
     def producer(self) -> EmbeddedProducer:
         return EmbeddedProducer(connect(self.path))

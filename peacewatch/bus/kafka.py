@@ -11,7 +11,7 @@ broker that is back is found within about that time.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -115,37 +115,47 @@ class KafkaBus(Bus):
     def producer(self) -> KafkaBusProducer:
         return KafkaBusProducer(self.settings, self._common)
 
-    def read_partition(self, topic: str, partition: int) -> list[Record]:
-        """Read with a consumer of no group, assigned the one partition, up to its end."""
-        tp = TopicPartition(topic, partition)
+    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+        """Read with one consumer of no group, assigned the partitions, up to their ends."""
+        tps = [TopicPartition(topic, p) for p in partitions]
+        out: dict[int, list[Record]] = {tp.partition: [] for tp in tps}
+        if not tps:
+            return out
         timeout_ms = int(self.settings.connect_timeout_s * 1000)
-        out: list[Record] = []
         try:
             reader = KafkaConsumer(**self._common, group_id=None, enable_auto_commit=False,
                                    auto_offset_reset="earliest")
         except kerr.KafkaError as exc:
             raise _unavailable(self.settings, exc) from exc
         try:
-            reader.assign([tp])
-            reader.seek_to_beginning(tp)
-            end = reader.end_offsets([tp], timeout_ms=timeout_ms)[tp]
-            deadline = time.monotonic() + self.settings.connect_timeout_s
-            while reader.position(tp, timeout_ms=timeout_ms) < end:
-                if time.monotonic() > deadline:
-                    raise BusUnavailable(f"Kafka: {topic}[{partition}] not read to its end "
-                                         f"within {self.settings.connect_timeout_s:g}s")
-                for m in reader.poll(timeout_ms=500, max_records=5000).get(tp, []):
-                    if m.offset < end:
-                        key = m.key.decode("utf-8", "replace") if m.key is not None else None
-                        out.append(Record(topic, partition, m.offset, key, m.value,
-                                          m.timestamp))
-                        deadline = time.monotonic() + self.settings.connect_timeout_s
+            reader.assign(tps)
+            reader.seek_to_beginning(*tps)
+            ends = reader.end_offsets(tps, timeout_ms=timeout_ms)
+            self._read_to_ends(reader, ends, out)
         except kerr.KafkaError as exc:
-            raise _bus_error(f"reading {topic}[{partition}] failed", exc) from exc
+            raise _bus_error(f"reading {topic} failed", exc) from exc
         finally:
             with suppress(kerr.KafkaError):
                 reader.close(autocommit=False)
         return out
+
+    def _read_to_ends(self, reader: KafkaConsumer, ends: dict[TopicPartition, int],
+                      out: dict[int, list[Record]]) -> None:
+        timeout_ms = int(self.settings.connect_timeout_s * 1000)
+        deadline = time.monotonic() + self.settings.connect_timeout_s
+        left = {tp for tp, end in ends.items() if end > 0}
+        while left:
+            if time.monotonic() > deadline:
+                raise BusUnavailable(f"Kafka: {sorted(tp.partition for tp in left)} not read "
+                                     f"to their ends within {self.settings.connect_timeout_s:g}s")
+            for tp, messages in reader.poll(timeout_ms=500, max_records=5000).items():
+                for m in messages:
+                    if m.offset < ends[tp]:
+                        key = m.key.decode("utf-8", "replace") if m.key is not None else None
+                        out[tp.partition].append(Record(tp.topic, tp.partition, m.offset, key,
+                                                        m.value, m.timestamp))
+                        deadline = time.monotonic() + self.settings.connect_timeout_s
+            left = {tp for tp in left if reader.position(tp, timeout_ms=timeout_ms) < ends[tp]}
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaBusConsumer:
         return KafkaBusConsumer(self.settings, self._common, group, list(topics))

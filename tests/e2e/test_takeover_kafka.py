@@ -128,8 +128,8 @@ def developments(bootstrap: str, prefix: str) -> list[Development]:
     bus = KafkaBus(KafkaSettings(bootstrap_servers=[bootstrap], connect_timeout_s=15))
     try:
         topic = DEVELOPMENTS.name(prefix)
-        return [Development.model_validate_json(r.value) for part in range(PARTITIONS)
-                for r in bus.read_partition(topic, part)]
+        return [Development.model_validate_json(r.value) for records in
+                bus.read_partitions(topic, range(PARTITIONS)).values() for r in records]
     finally:
         bus.close()
 

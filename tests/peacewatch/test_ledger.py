@@ -86,7 +86,7 @@ def test_another_host_restores_a_partition_from_the_changelog(
     publisher = events.publisher()
     first.publish(publisher, {0, 1})
     assert first.outbox() == []
-    log = events.bus.read_partition(events.topic(changelog("classify")), 0)
+    log = events.bus.read_partitions(events.topic(changelog("classify")), [0])[0]
     assert [r.key for r in log].count('notes:["kept"]') == 1
 
     second = ledger_on(tmp_path / "b.sqlite3", events)
@@ -136,7 +136,7 @@ def test_the_embedded_bus_compacts_a_changelog(tmp_path: Path) -> None:
     for i in range(embedded._COMPACT_EVERY):
         producer.publish(topic, str(i).encode(), f"k{i % 3}", partition=0)
     producer.flush()
-    assert sorted(r.value for r in bus.read_partition(topic, 0)) == [
+    assert sorted(r.value for r in bus.read_partitions(topic, [0])[0]) == [
         str(embedded._COMPACT_EVERY - n).encode() for n in (3, 2, 1)]
 
 
