@@ -7,7 +7,7 @@ the file's folder is writable. Prints one line per receiver; returns the number 
 
 from __future__ import annotations
 
-from alerts.channels.base import build_notifier
+from alerts.channels.build import build_notifier
 from alerts.redact import redact, register_settings
 from peacewatch.errors import AlertError
 from peacewatch.settings import Settings

@@ -41,7 +41,7 @@ def parse_time(text: str) -> datetime:
 
 def _open_log(args: argparse.Namespace) -> tuple[DeliveryLog, list[ActiveSilence]]:
     settings = load_settings(args.config)
-    store = DeliveryLog(settings.path(settings.alerts.state_path), exclusive=False)
+    store = DeliveryLog(settings.path(settings.alerts.state_path))
     return store, from_settings(settings.alerts.silences)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from alerts.channels.base import Notifier
@@ -40,8 +40,12 @@ class Dispatcher:
     def __init__(
         self, store: DeliveryLog, notifiers: dict[str, Notifier], paces: dict[str, Pace], *,
         retry: Retry, clock: Clock, metrics: Metrics,
+        parts: Callable[[], Iterable[int]], settled: Callable[[], None] = lambda: None,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        # The partitions whose notifications this worker sends, and what makes a settled
+        # notification's state durable beyond this host (its changelog).
+        self.parts, self.settled = parts, settled
         self.store = store
         self.notifiers = notifiers
         self.paces = paces
@@ -57,7 +61,7 @@ class Dispatcher:
         deadline = time.monotonic() + budget_s
         self.wake_at = None
         settled = 0
-        for row in self.store.due(self.clock()):
+        for row in self.store.due(self.clock(), self.parts()):
             if time.monotonic() >= deadline:
                 self.wake_at = self.clock()
                 break
@@ -83,6 +87,7 @@ class Dispatcher:
             log.warning("notification %s to %s was interrupted mid-delivery; sending it again",
                         n.notification_id, n.receiver)
         self.store.mark_sending(n.notification_id, attempts, now)
+        self.settled()  # the intent, beyond this host, before the remote is contacted
         try:
             notifier.send(n)
         except PermanentDeliveryError as exc:
@@ -99,6 +104,7 @@ class Dispatcher:
         record = delivery_record(n, notifier.channel, "sent", attempts=attempts, at=done)
         self.store.mark_done(n.notification_id, "sent", attempts=attempts, now=done,
                              record=record)
+        self.settled()
         self.metrics.notifications_sent.labels(receiver=n.receiver).inc()
         for dev in n.developments:
             if dev.item_fetched_at is not None:
@@ -125,6 +131,7 @@ class Dispatcher:
         record = delivery_record(n, channel, "failed", attempts=attempts, at=now, error=reason)
         self.store.mark_retry(n.notification_id, attempts=attempts, next_at=next_at, now=now,
                               error=reason, record=record)
+        self.settled()
         log.warning("delivery of %s to %s failed (attempt %d), retrying in %.1fs: %s",
                     n.notification_id, n.receiver, attempts, delay, reason)
         return 0
@@ -134,6 +141,7 @@ class Dispatcher:
         self.store.mark_done(
             n.notification_id, "dead", attempts=attempts, now=now, error=reason,
             record=delivery_record(n, channel, "dead", attempts=attempts, at=now, error=reason))
+        self.settled()
         self.metrics.notifications_failed.labels(receiver=n.receiver, kind="permanent").inc()
         log.error("notification %s to %s dead-lettered after %d attempt(s): %s",
                   n.notification_id, n.receiver, attempts, reason)

@@ -1,9 +1,13 @@
 """The alerts stage: developments in, notifications out, every step durable.
 
-A step: poll developments → route, silence, group (one SQLite transaction: claims, pending,
-groups, records) → publish records, flush, commit the bus → flush due groups into the outbox →
-deliver due notifications → publish their records. Any crash between these leaves state that
-the next start resumes from; see ``alerts.store`` for the one residual window.
+A step: poll developments → restore the state of partitions just taken over from the alerts'
+changelog (``peacewatch.ledger``) → route, silence, group (one SQLite transaction: claims,
+pending, groups, records) → publish the state changes and records, commit the bus → flush due
+groups into the outbox → deliver due notifications, each settled notification's state on the
+changelog at once → publish their records. Any crash between these leaves state that the next
+start, or the worker that takes the partition over, resumes from; see ``alerts.store`` for the
+one residual window. Groups are kept per partition of the developments topic, so that several
+workers share the work with no lock.
 """
 
 from __future__ import annotations
@@ -13,40 +17,34 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from alerts.channels.base import Notifier, build_notifier
+from alerts.channels.base import Notifier
+from alerts.channels.build import build_notifier
 from alerts.dispatch import Dispatcher
-from alerts.grouping import Clock, Flush, Grouper, Timing
+from alerts.grouping import Clock, Flush, Grouper
+from alerts.intake import FOLLOW_UP, Claim, Intent, Loaded, Record, Rules, decide, wanted
 from alerts.notification import NotificationKind, make_notification
 from alerts.pacing import Pace
 from alerts.redact import register_settings
-from alerts.routing import Router, Target, group_label
-from alerts.schedule import release_at
-from alerts.silencing import ActiveSilence, SilenceMatcher, from_settings
-from alerts.store import DeliveryLog, PendingItem
+from alerts.routing import Router
+from alerts.silencing import SilenceMatcher, from_settings
+from alerts.store import PARTITIONED, DeliveryLog, PendingItem
 from peacewatch.bus.events import Envelope, EventConsumer, EventPublisher
 from peacewatch.clock import ItemClock, stage_clock
 from peacewatch.errors import AlertError
+from peacewatch.ledger import Ledger, Store
 from peacewatch.models import (
     DELIVERIES,
     DEVELOPMENTS,
-    DeliveryRecord,
     Development,
     stable_hash,
     utcnow,
 )
 from peacewatch.settings import Settings
-from peacewatch.settings.alerts import AlertsSettings, EmailReceiver, Grouping, SlackReceiver
+from peacewatch.settings.alerts import AlertsSettings, EmailReceiver, SlackReceiver
 from peacewatch.stage import Stage, StageContext
 
-ALL_RECEIVERS = "*"  # the claim's receiver for developments that go to nobody
-FOLLOW_UP = "follow-up:story="
-DIGEST = "digest"
 _DISPATCH_BUDGET_S = 5.0
 
-
-def timing_of(policy: Grouping) -> Timing:
-    return Timing.of_seconds(policy.group_wait_s, policy.group_interval_s,
-                             policy.repeat_interval_s)
 
 
 class AlertStage(Stage):
@@ -55,13 +53,21 @@ class AlertStage(Stage):
     def __init__(self, ctx: StageContext, clock: Clock | ItemClock = utcnow) -> None:
         super().__init__(ctx)
         self.clock = clock
-        self.grouper: Grouper[PendingItem] = Grouper(clock)
-        self.store: DeliveryLog | None = None
-        self.consumer: EventConsumer | None = None
-        self.publisher: EventPublisher | None = None
+        # One grouper per owned partition of the developments topic.
+        self.groupers: dict[int, Grouper[PendingItem]] = {}
         self.notifiers: dict[str, Notifier] = {}
         self.paces: dict[str, Pace] = {}
         self._configure(ctx.settings.alerts)
+        self.store = DeliveryLog(ctx.settings.path(self.alerts.state_path))
+        self.ledger = Ledger(self.store.db, self.store.lock, name=self.name,
+                             stores=[Store(table, key) for table, key in PARTITIONED],
+                             events=ctx.events, metrics=ctx.metrics, error=AlertError,
+                             group=self.alerts.consumer_group)
+        self.publisher: EventPublisher = ctx.events.publisher()
+        self.consumer: EventConsumer = ctx.events.consumer(self.alerts.consumer_group,
+                                                           [DEVELOPMENTS])
+        self._owned: set[int] = set()
+        self.dispatcher = self._dispatcher()
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -88,26 +94,59 @@ class AlertStage(Stage):
         self._domains = {name: r.sender.rsplit("@", 1)[-1] for name, r in
                          settings.receivers.items() if isinstance(r, EmailReceiver)}
 
+    def _dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.store, self.notifiers, self.paces, retry=self.alerts.retry,
+                          clock=self.clock, metrics=self.ctx.metrics,
+                          parts=lambda: self._owned, settled=self._settled)
+
+    def _settled(self) -> None:
+        """A notification was sent (or given up): its state goes to the changelog at once,
+        so that a worker taking its partition over does not send it again."""
+        self.ledger.publish(self.publisher, self._owned)
+
     def start(self) -> None:
-        settings = self.ctx.settings
-        self.store = DeliveryLog(settings.path(self.alerts.state_path))
-        self._restore()
-        interrupted = self.store.interrupted()
-        if interrupted:
-            self.log.warning("%d notification(s) were mid-delivery at the last stop; they are "
-                             "sent again", len(interrupted))
-        self.publisher = self.ctx.events.publisher()
-        self.consumer = self.ctx.events.consumer(self.alerts.consumer_group, [DEVELOPMENTS])
-        self.dispatcher = Dispatcher(self.store, self.notifiers, self.paces,
-                                     retry=self.alerts.retry, clock=self.clock,
-                                     metrics=self.ctx.metrics)
         self._publish_records()
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Uncommitted developments of the owned partitions (reported by the daemon)."""
+        return self.consumer.consumer.lag()
+
     def _restore(self) -> None:
-        assert self.store is not None
-        self.grouper = Grouper(self.clock)
-        for state in self.store.load_groups():
-            self.grouper.restore(state)
+        """The groupers of the owned partitions again, as the delivery log has them."""
+        self.groupers = {}
+        for part in self._owned:
+            self._restore_part(part)
+
+    def _restore_part(self, part: int) -> None:
+        grouper: Grouper[PendingItem] = Grouper(self.clock)
+        for state in self.store.load_groups(part):
+            grouper.restore(state)
+        self.groupers[part] = grouper
+
+    def _take_over(self) -> None:
+        """Right after a poll: restore the partitions just taken from the changelog, and their
+        groups, before any of their developments is handled."""
+        owned = {part for _, part in self.consumer.consumer.assignment()}
+        previous, self._owned = self._owned, owned
+        for part in previous - owned:
+            self.groupers.pop(part, None)
+        taken = owned - previous
+        if not taken:
+            return
+        try:
+            self.ledger.restore(taken)
+        except BaseException:
+            self._owned = previous & owned
+            raise
+        for part in taken:
+            self._restore_part(part)
+
+    def _grouper(self, part: int) -> Grouper[PendingItem]:
+        return self.groupers.setdefault(part, Grouper(self.clock))
+
+    def _next_group_due(self) -> datetime | None:
+        due = [d for d in (g.next_due() for g in self.groupers.values()) if d is not None]
+        return min(due, default=None)
 
     def prepare_reload(self, settings: Settings) -> Callable[[], None]:
         Router(settings.alerts)  # routes that name unknown receivers are refused here
@@ -116,54 +155,49 @@ class AlertStage(Stage):
     def reload(self, settings: Settings) -> None:
         self._configure(settings.alerts)
         self.ctx.settings = settings
-        if self.store is not None:
-            self.dispatcher = Dispatcher(self.store, self.notifiers, self.paces,
-                                         retry=self.alerts.retry, clock=self.clock,
-                                         metrics=self.ctx.metrics)
+        self.dispatcher = self._dispatcher()
 
     def stop(self) -> None:
         try:
-            if self.store is not None and self.publisher is not None:
-                self._publish_records()
+            self.ledger.publish(self.publisher, self._owned)
+            self._publish_records()
         finally:
             for notifier in self.notifiers.values():
                 notifier.close()
-            if self.consumer is not None:
-                self.consumer.close()
-            if self.publisher is not None:
-                self.publisher.close()
-            if self.store is not None:
-                self.store.close()
+            self.consumer.close()
+            self.publisher.close()
+            self.store.close()
 
     # -- the loop ----------------------------------------------------------------------------
 
     def step(self, timeout_s: float) -> int:
-        assert self.consumer is not None and self.store is not None
         envelopes = self.consumer.poll(self._wait(timeout_s), self.alerts.batch_size)
         handled = 0
         # A failure before the commit (a full disk, the bus down) leaves these developments
         # to be read again; their claims make the second reading change nothing already done.
         with self.consumer.rewinding():
+            self._take_over()
             if isinstance(self.clock, ItemClock):
                 handled = self._ingest_on_item_time(envelopes)
             elif envelopes:
                 handled = self._guarded(lambda: self._ingest(envelopes))
+            self.ledger.publish(self.publisher, self._owned)
             self._publish_records()
             self.consumer.commit()
         flushed = self._guarded(self._flush_due)
         sent = self.dispatcher.run(_DISPATCH_BUDGET_S)
+        self.ledger.publish(self.publisher, self._owned)
         self._publish_records()
         return handled + flushed + sent
 
     def _wait(self, timeout_s: float) -> float:
         """Poll no longer than until the next group or retry is due."""
-        assert self.store is not None
         now = self.clock()
         times: list[float] = []
-        group_due = self.grouper.next_due()
+        group_due = self._next_group_due()
         if group_due is not None:
             times.append((group_due - now).total_seconds())
-        retry_due = self.store.next_attempt()
+        retry_due = self.store.next_attempt(self._owned)
         if retry_due is not None:
             times.append(retry_due - now.timestamp())
         if self.dispatcher.wake_at is not None:
@@ -182,7 +216,6 @@ class AlertStage(Stage):
     # -- intake ------------------------------------------------------------------------------
 
     def _silences(self) -> SilenceMatcher:
-        assert self.store is not None
         version = self.store.silences_version()
         if version != self._silence_version:
             self._silence_version = version
@@ -194,7 +227,7 @@ class AlertStage(Stage):
         would have live; when the input runs dry, time moves on to what is due next."""
         assert isinstance(self.clock, ItemClock)
         if not envelopes:
-            due = [t for t in (self.grouper.next_due(), self.dispatcher.wake_at) if t]
+            due = [t for t in (self._next_group_due(), self.dispatcher.wake_at) if t]
             if due:
                 self.clock.advance(min(due))
             return 0
@@ -205,79 +238,49 @@ class AlertStage(Stage):
         return len(envelopes)
 
     def _ingest(self, envelopes: list[Envelope[Development]]) -> int:
-        assert self.store is not None
+        """Load what the batch's decisions depend on, decide (``alerts.intake``, pure), then
+        apply the intents in one transaction."""
         now = self.clock()
-        matcher = self._silences()
+        rules = Rules(self.router, self._silences(), lambda r: self.notifiers[r].channel)
+        claims, stories = wanted(envelopes, self.router)
+        loaded = Loaded(self.store.claimed(claims), self.store.told(stories))
+        intents = decide(envelopes, loaded, rules, now)
         with self.store.tx() as db:
-            for envelope in envelopes:
-                dev = envelope.event
-                if dev.baseline:
-                    self.store.claim(db, ALL_RECEIVERS, dev.development_id, "baseline", at=now)
-                    continue
-                targets = self.router.route(dev)
-                if not targets:
-                    self.store.claim(db, ALL_RECEIVERS, dev.development_id, "unrouted", at=now)
-                    continue
-                silence = matcher.match(dev, now)
-                for target in targets:
-                    self._take(db, dev, target, silence, now)
+            for intent in intents:
+                self._apply(db, intent, now)
         return len(envelopes)
 
-    def _take(self, db: sqlite3.Connection, dev: Development, target: Target,
-              silence: ActiveSilence | None, now: datetime) -> None:
-        assert self.store is not None
-        receiver = target.receiver
-        channel = self.notifiers[receiver].channel
-        if silence is not None:
-            if self.store.claim(db, receiver, dev.development_id, "silenced", at=now,
-                                note=silence.silence_id):
-                self.store.add_record(db, DeliveryRecord(
-                    delivery_id=f"{dev.development_id}-{receiver}-silenced",
-                    development_ids=(dev.development_id,), receiver=receiver, channel=channel,
-                    status="silenced", attempts=0, at=now,
-                    error=f"silenced by {silence.silence_id} ({silence.describe()})"))
-            return
-        if not self.store.claim(db, receiver, dev.development_id, "taken", at=now):
-            return  # redelivered by the bus: already grouped, queued or sent
-        policy = target.policy
-        release = release_at(policy, now)
-        if release is not None:
-            grp = DIGEST
-        elif self.store.story_known(receiver, dev.story_id):
-            grp = FOLLOW_UP + dev.story_id
+    def _apply(self, db: sqlite3.Connection, intent: Intent, now: datetime) -> None:
+        if isinstance(intent, Claim):
+            self.store.claim(db, intent.receiver, intent.development_id, intent.status, at=now,
+                             part=intent.part, note=intent.note)
+        elif isinstance(intent, Record):
+            self.store.add_record(db, intent.record)
         else:
-            grp = group_label(policy, dev)
-        item = PendingItem(dev, target.route, receiver)
-        state = self.grouper.add((receiver, target.route, grp), item, timing_of(policy),
-                                 release)
-        self.store.add_pending(db, item, grp)
-        self.store.save_group(db, state)
-        if release is not None:
-            self.store.add_record(db, DeliveryRecord(
-                delivery_id=f"{dev.development_id}-{receiver}-held",
-                development_ids=(dev.development_id,), receiver=receiver, channel=channel,
-                status="held", attempts=0, at=now,
-                error=f"held for the digest at {release.isoformat(timespec='minutes')}"))
+            state = self._grouper(intent.part).add(intent.key, intent.item, intent.timing,
+                                                   intent.release)
+            self.store.add_pending(db, intent.item, intent.key[2], intent.part)
+            self.store.save_group(db, state, intent.part)
 
     # -- grouping → outbox -------------------------------------------------------------------
 
     def _flush_due(self) -> int:
-        assert self.store is not None
-        flushes = self.grouper.due()
-        closed = self.grouper.expire()
-        if not flushes and not closed:
+        work = [(part, grouper, grouper.due(), grouper.expire())
+                for part, grouper in self.groupers.items()]
+        if not any(flushes or closed for _, _, flushes, closed in work):
             return 0
         now = self.clock()
         with self.store.tx() as db:
-            for flush in flushes:
-                self._enqueue(db, flush, now)
-                self.store.save_group(db, self.grouper.groups[flush.key])
-            for key in closed:
-                self.store.drop_group(db, key)
-        return len(flushes)
+            for part, grouper, flushes, closed in work:
+                for flush in flushes:
+                    self._enqueue(db, flush, now, part)
+                    self.store.save_group(db, grouper.groups[flush.key], part)
+                for key in closed:
+                    self.store.drop_group(db, key, part)
+        return sum(len(flushes) for _, _, flushes, _ in work)
 
-    def _enqueue(self, db: sqlite3.Connection, flush: Flush[PendingItem], now: datetime) -> None:
-        assert self.store is not None
+    def _enqueue(self, db: sqlite3.Connection, flush: Flush[PendingItem], now: datetime,
+                 part: int) -> None:
         receiver, route, grp = flush.key
         devs = tuple({i.development.development_id: i.development for i in flush.items}.values())
         kind: NotificationKind = "alert"
@@ -290,14 +293,13 @@ class AlertStage(Stage):
         n = make_notification(receiver=receiver, route=route, group=grp, kind=kind,
                               developments=devs, now=now, thread=thread,
                               domain=self._domains.get(receiver, "peacewatch.invalid"))
-        self.store.enqueue(db, n, now)
+        self.store.enqueue(db, n, now, part)
         for story in dict.fromkeys(d.story_id for d in devs):
-            self.store.extend_thread(db, receiver, story, n.message_id)
+            self.store.extend_thread(db, receiver, story, n.message_id, part)
 
     # -- records -----------------------------------------------------------------------------
 
     def _publish_records(self) -> None:
-        assert self.store is not None and self.publisher is not None
         while True:
             batch = self.store.unpublished()
             if not batch:

@@ -18,22 +18,26 @@ twice to the same receiver:
   published to the deliveries topic afterwards (a transactional outbox: none is lost).
 - ``silences``: silences added with ``peacewatch silence add``.
 
-One alerter process owns the file at a time (an exclusive lock): delivery pacing per webhook
-needs a single sender.
+Every row but the records and the silences belongs to one partition of the developments topic
+(``part``: the partition of the development it came from; a group gathers the developments of
+one partition). ``peacewatch.ledger`` logs those rows to the alerts' changelog, and restores a
+partition's rows from it when the partition moves to this worker: several alerters, on one
+host or several, share the work, each sending the notifications of its own partitions. Pacing
+per webhook is then per worker.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from alerts.grouping import GroupKey, GroupState, Timing
 from alerts.notification import Notification
@@ -45,26 +49,28 @@ from peacewatch.sqlite import immediate, open_state
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
     receiver TEXT NOT NULL, development_id TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL,
-    note TEXT, PRIMARY KEY (receiver, development_id)
+    note TEXT, part INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (receiver, development_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending (
     receiver TEXT NOT NULL, development_id TEXT NOT NULL, route TEXT NOT NULL,
-    grp TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (receiver, development_id)
+    grp TEXT NOT NULL, payload TEXT NOT NULL, part INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (receiver, development_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS groups (
-    receiver TEXT NOT NULL, route TEXT NOT NULL, grp TEXT NOT NULL, timing TEXT NOT NULL,
-    opened_at TEXT NOT NULL, last_flushed_at TEXT, flush_at TEXT, digest INTEGER NOT NULL,
-    PRIMARY KEY (receiver, route, grp)
+CREATE TABLE IF NOT EXISTS part_groups (
+    part INTEGER NOT NULL, receiver TEXT NOT NULL, route TEXT NOT NULL, grp TEXT NOT NULL,
+    timing TEXT NOT NULL, opened_at TEXT NOT NULL, last_flushed_at TEXT, flush_at TEXT,
+    digest INTEGER NOT NULL, PRIMARY KEY (part, receiver, route, grp)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (
     notification_id TEXT PRIMARY KEY, receiver TEXT NOT NULL, payload TEXT NOT NULL,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, error TEXT
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, error TEXT,
+    part INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS stories (
     receiver TEXT NOT NULL, story_id TEXT NOT NULL, thread TEXT NOT NULL,
-    PRIMARY KEY (receiver, story_id)
+    part INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (receiver, story_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS silences (
@@ -74,6 +80,12 @@ CREATE TABLE IF NOT EXISTS silences (
 """
 
 OPEN_STATES = ("queued", "sending")
+# The tables of one partition's state, as the alerts' ledger logs them (table, primary key).
+PARTITIONED = (("claims", ("receiver", "development_id")),
+               ("pending", ("receiver", "development_id")),
+               ("part_groups", ("part", "receiver", "route", "grp")),
+               ("outbox", ("notification_id",)),
+               ("stories", ("receiver", "story_id")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,70 +120,84 @@ def _timing_json(t: Timing) -> str:
 
 
 class DeliveryLog:
-    def __init__(self, path: Path, *, exclusive: bool = True) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file: IO[str] | None = None
-        if exclusive:
-            self._lock_file = _lock(path)
-        try:
-            # FULL: a "sent" mark must survive a power cut too, or the resend window grows.
-            self.db = open_state(path, error=AlertError, what="delivery log", schema=_SCHEMA,
-                                 synchronous="FULL")
-        except AlertError:
-            self.close()
-            raise
+        # NORMAL: a "sent" mark outlives a power cut on the changelog, published as soon as it
+        # is made; an fsync per mark would only widen the window in which it is not there yet.
+        self.db = open_state(path, error=AlertError, what="delivery log")
+        _migrate(self.db)
+        self.lock = threading.RLock()
 
     def close(self) -> None:
-        if hasattr(self, "db"):
-            self.db.close()
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self.db.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        with immediate(self.db, error=AlertError, what=f"delivery log {self.path}") as db:
+        with self.lock, immediate(self.db, error=AlertError,
+                                  what=f"delivery log {self.path}") as db:
             yield db
 
     # -- intake ------------------------------------------------------------------------------
 
     @staticmethod
     def claim(db: sqlite3.Connection, receiver: str, dev_id: str, status: str, *, at: datetime,
-              note: str | None = None) -> bool:
-        cur = db.execute("INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?)",
-                         (receiver, dev_id, status, _iso(at), note))
+              part: int, note: str | None = None) -> bool:
+        cur = db.execute("INSERT OR IGNORE INTO claims VALUES (?, ?, ?, ?, ?, ?)",
+                         (receiver, dev_id, status, _iso(at), note, part))
         return cur.rowcount == 1
 
-    @staticmethod
-    def add_pending(db: sqlite3.Connection, item: PendingItem, grp: str) -> None:
-        db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
-                   (item.receiver, item.development.development_id, item.route, grp,
-                    item.development.model_dump_json()))
+    def claimed(self, pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+        """Which (receiver, development id) pairs are claimed already."""
+        return self._existing("claims", "development_id", pairs)
+
+    def told(self, pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+        """Which (receiver, story id) pairs have had a message (a thread to follow up)."""
+        return self._existing("stories", "story_id", pairs)
+
+    def _existing(self, table: str, column: str,
+                  pairs: Iterable[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+        wanted = set(pairs)
+        if not wanted:
+            return frozenset()
+        # Only our own table and column names are formatted in.
+        rows = self.db.execute(
+            f"SELECT receiver, {column} FROM {table} WHERE {column} IN "  # noqa: S608
+            "(SELECT value FROM json_each(?))",
+            (json.dumps(sorted({second for _, second in wanted})),))
+        return frozenset(pair for pair in ((r, c) for r, c in rows) if pair in wanted)
 
     @staticmethod
-    def save_group(db: sqlite3.Connection, g: GroupState[PendingItem]) -> None:
+    def add_pending(db: sqlite3.Connection, item: PendingItem, grp: str, part: int) -> None:
+        db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?, ?)",
+                   (item.receiver, item.development.development_id, item.route, grp,
+                    item.development.model_dump_json(), part))
+
+    @staticmethod
+    def save_group(db: sqlite3.Connection, g: GroupState[PendingItem], part: int) -> None:
         receiver, route, grp = g.key
         db.execute(
-            "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (receiver, route, grp, _timing_json(g.timing), _iso(g.opened_at),
+            "INSERT OR REPLACE INTO part_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (part, receiver, route, grp, _timing_json(g.timing), _iso(g.opened_at),
              _iso(g.last_flushed_at), _iso(g.flush_at), int(g.digest)))
 
     @staticmethod
-    def drop_group(db: sqlite3.Connection, key: GroupKey) -> None:
-        db.execute("DELETE FROM groups WHERE receiver = ? AND route = ? AND grp = ?", key)
+    def drop_group(db: sqlite3.Connection, key: GroupKey, part: int) -> None:
+        db.execute("DELETE FROM part_groups WHERE part = ? AND receiver = ? AND route = ? "
+                   "AND grp = ?", (part, *key))
 
-    def load_groups(self) -> list[GroupState[PendingItem]]:
+    def load_groups(self, part: int) -> list[GroupState[PendingItem]]:
+        """The groups of one partition, with their pending developments."""
         states: dict[GroupKey, GroupState[PendingItem]] = {}
         for receiver, route, grp, timing, opened, last, flush, digest in self.db.execute(
-                "SELECT * FROM groups"):
+                "SELECT receiver, route, grp, timing, opened_at, last_flushed_at, flush_at, "
+                "digest FROM part_groups WHERE part = ?", (part,)):
             wait, interval, repeat = json.loads(timing)
             states[(receiver, route, grp)] = GroupState(
                 key=(receiver, route, grp), timing=Timing.of_seconds(wait, interval, repeat),
                 opened_at=_dt(opened) or datetime.now(UTC), last_flushed_at=_dt(last),
                 flush_at=_dt(flush), digest=bool(digest))
-        for receiver, _dev_id, route, grp, payload in self.db.execute(
-                "SELECT * FROM pending"):
+        for receiver, route, grp, payload in self.db.execute(
+                "SELECT receiver, route, grp, payload FROM pending WHERE part = ?", (part,)):
             dev = Development.model_validate_json(payload)
             state = states.get((receiver, route, grp))
             if state is not None:
@@ -184,12 +210,12 @@ class DeliveryLog:
     # -- flushing ----------------------------------------------------------------------------
 
     @staticmethod
-    def enqueue(db: sqlite3.Connection, n: Notification, now: datetime) -> bool:
+    def enqueue(db: sqlite3.Connection, n: Notification, now: datetime, part: int) -> bool:
         """Queue a notification and drop its developments from pending, in the caller's tx."""
         cur = db.execute(
-            "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, NULL)",
+            "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, NULL, ?)",
             (n.notification_id, n.receiver, n.model_dump_json(), now.timestamp(), _iso(now),
-             _iso(now)))
+             _iso(now), part))
         db.executemany("DELETE FROM pending WHERE receiver = ? AND development_id = ?",
                        [(n.receiver, d) for d in n.development_ids])
         return cur.rowcount == 1
@@ -204,7 +230,7 @@ class DeliveryLog:
 
     @staticmethod
     def extend_thread(db: sqlite3.Connection, receiver: str, story_id: str,
-                      message_id: str) -> None:
+                      message_id: str, part: int) -> None:
         row = db.execute("SELECT thread FROM stories WHERE receiver = ? AND story_id = ?",
                          (receiver, story_id)).fetchone()
         thread: list[str] = json.loads(row[0]) if row else []
@@ -212,22 +238,25 @@ class DeliveryLog:
             # The first message stays first; References keep the first and the latest few.
             thread = [*thread, message_id]
             thread = thread[:1] + thread[1:][-9:]
-        db.execute("INSERT OR REPLACE INTO stories VALUES (?, ?, ?)",
-                   (receiver, story_id, json.dumps(thread)))
+        db.execute("INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?)",
+                   (receiver, story_id, json.dumps(thread), part))
 
     # -- delivery ----------------------------------------------------------------------------
 
-    def due(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+    def due(self, now: datetime, parts: Iterable[int], limit: int = 100) -> list[OutboxRow]:
+        """Notifications of the partitions ``parts`` due now."""
         rows = self.db.execute(
             "SELECT payload, state, attempts, next_attempt_at, error FROM outbox "
-            "WHERE state IN ('queued', 'sending') AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, created_at LIMIT ?", (now.timestamp(), limit))
+            "WHERE state IN ('queued', 'sending') AND next_attempt_at <= ? AND part IN "
+            "(SELECT value FROM json_each(?)) ORDER BY next_attempt_at, created_at LIMIT ?",
+            (now.timestamp(), json.dumps(sorted(parts)), limit))
         return [OutboxRow(Notification.model_validate_json(p), s, a, t, e)
                 for p, s, a, t, e in rows]
 
-    def next_attempt(self) -> float | None:
+    def next_attempt(self, parts: Iterable[int]) -> float | None:
         row = self.db.execute(
-            "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending')"
+            "SELECT min(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending') "
+            "AND part IN (SELECT value FROM json_each(?))", (json.dumps(sorted(parts)),)
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
@@ -311,14 +340,14 @@ class DeliveryLog:
             "SELECT status, count(*) FROM claims GROUP BY status")}
 
 
-def _lock(path: Path) -> IO[str]:
-    lock_path = path.with_name(path.name + ".lock")
-    handle = lock_path.open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise AlertError(
-            f"delivery log {path} is in use by another alerter process (lock {lock_path}); "
-            "run one alerts stage per data_dir") from None
-    return handle
+def _migrate(db: sqlite3.Connection) -> None:
+    """Tables as this release keeps them; the rows of a log written before partitions were
+    kept become partition 0's."""
+    db.executescript(_SCHEMA)
+    for table in ("claims", "pending", "outbox", "stories"):
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if "part" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN part INTEGER NOT NULL DEFAULT 0")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'groups'").fetchone():
+        db.executescript("BEGIN; INSERT OR IGNORE INTO part_groups SELECT 0, * FROM groups; "
+                         "DROP TABLE groups; COMMIT;")

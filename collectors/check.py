@@ -26,7 +26,7 @@ def check(settings: Settings) -> int:
             # A warning, not a failure: the stage starts without it and picks it up later.
             print(f"collectors: document folder {folder} does not exist (warning)")
     try:
-        state = CollectorState(settings.path(cfg.state_path))
+        state = CollectorState(settings.path(cfg.state_path), settings.bus.partitions)
         print(f"collectors: state {state.path} ok ({state.published_count()} items published)")
         state.close()
     except PeacewatchError as exc:

@@ -63,7 +63,8 @@ def _when(ts: float | None) -> str:
 
 def _health(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    state = CollectorState(settings.path(settings.collectors.state_path))
+    state = CollectorState(settings.path(settings.collectors.state_path),
+                                   settings.bus.partitions)
     try:
         for h in sorted(state.health().values(), key=lambda h: h.feed_id):
             status = f"DISABLED ({h.disabled})" if h.disabled else (h.last_status or "never")

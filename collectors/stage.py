@@ -33,7 +33,7 @@ from collectors.poller import FeedPoller, PollResult
 from collectors.safety import AddressPolicy
 from collectors.scheduler import FeedScheduler
 from collectors.sink import ItemSink, SinkReport
-from collectors.state import CollectorState
+from collectors.state import CollectorState, feed_health_ledger
 from peacewatch.bus.events import EventPublisher
 from peacewatch.errors import CollectorError, ConfigError, PeacewatchError
 from peacewatch.models import FEEDS, FeedSpec, RawItem, stable_hash, utcnow
@@ -110,7 +110,10 @@ class CollectorStage(Stage):
 
     def start(self) -> None:
         cfg = self.settings.collectors
-        self.state = CollectorState(self.settings.path(cfg.state_path))
+        self.state = CollectorState(self.settings.path(cfg.state_path),
+                                    self.settings.bus.partitions)
+        self.ledger = feed_health_ledger(self.state, self.ctx.events, self.ctx.metrics,
+                                         cfg.group)
         self.publisher = self.ctx.events.publisher()
         self.sink = ItemSink(self.state, self.publisher, self.ctx.metrics,
                              max_item_bytes=cfg.max_item_bytes, group=cfg.group)
@@ -236,6 +239,10 @@ class CollectorStage(Stage):
         """Schedule feeds newly owned or changed; unschedule feeds no longer owned."""
         assert self.directory is not None and self.ownership is not None
         assert self.scheduler is not None and self.state is not None
+        taken = self.ownership.partitions - self._owned_partitions
+        if taken:
+            # A feed that moved here keeps its health and validators: restored before a poll.
+            self.ledger.restore(taken)
         owned = {fid: spec for fid, (spec, part) in self.directory.feeds.items()
                  if part in self.ownership.partitions}
         gone = set(self._owned) - set(owned)
@@ -256,6 +263,7 @@ class CollectorStage(Stage):
                 continue
             self.scheduler.schedule(fid, new.next_poll_at)
         self.state.save_health(updates)
+        self._save_changes()
         self._owned = owned
         self._owned_partitions = set(self.ownership.partitions)
         self.ctx.metrics.feeds_active.set(len(owned))
@@ -276,6 +284,7 @@ class CollectorStage(Stage):
             updated = [after_poll(h, r.outcome, time.time(), policy, self.rng)
                        for (_spec, h), r in zip(pairs, results, strict=True)]
             self.state.save_health(updated)
+            self._save_changes()
         except PeacewatchError:
             # Their health (validators included) stays as it was, and they are due again:
             # polled once the stage works again, they find what the sink delivered by then.
@@ -287,6 +296,11 @@ class CollectorStage(Stage):
             if health.disabled is None and health.feed_id in self._owned:
                 self.scheduler.schedule(health.feed_id, health.next_poll_at)
         return len(results) + report.published
+
+    def _save_changes(self) -> None:
+        """Feed health changes of the owned partitions to the changelog."""
+        assert self.ownership is not None and self.publisher is not None
+        self.ledger.publish(self.publisher, self.ownership.partitions)
 
     def _record(self, result: PollResult, health: FeedHealth) -> None:
         metrics = self.ctx.metrics

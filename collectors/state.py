@@ -1,7 +1,10 @@
 """The collectors' durable state: items already published, and feed health. SQLite, WAL.
 
 Both tables are keyed like the topics they belong to: published items by ``item_id`` (the key of
-the raw topic), feed health by ``feed_id`` (the key of the feeds topic). Several collector
+the raw topic), feed health by ``feed_id`` (the key of the feeds topic). Feed health, the
+validators (ETag, Last-Modified) among it, is kept under the feed's partition of the feeds
+topic and logged to the collectors' changelog (``peacewatch.ledger``), so that a feed that
+moves to another collector is polled there with its validators. Several collector
 processes on one machine share the file safely. The order that makes this at-least-once is the
 caller's: publish, flush the bus, then ``record_published`` - a crash in between re-publishes an
 item on restart (the processors deduplicate by id), it never loses one.
@@ -19,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from collectors.health import FeedHealth
+from peacewatch.bus.base import partition_for
+from peacewatch.bus.events import EventBus
 from peacewatch.errors import CollectorError
+from peacewatch.ledger import Ledger, Store
+from peacewatch.metrics import Metrics
 from peacewatch.models import RawItem
 from peacewatch.sqlite import immediate, open_state
 
@@ -31,7 +38,8 @@ CREATE TABLE IF NOT EXISTS published (
 CREATE TABLE IF NOT EXISTS feed_health (
     feed_id TEXT PRIMARY KEY, spec_url TEXT NOT NULL, url TEXT NOT NULL, interval_s REAL NOT NULL,
     etag TEXT, last_modified TEXT, last_success_at REAL, last_error TEXT, last_error_at REAL,
-    failures INTEGER NOT NULL, next_poll_at REAL NOT NULL, disabled TEXT, last_status TEXT
+    failures INTEGER NOT NULL, next_poll_at REAL NOT NULL, disabled TEXT, last_status TEXT,
+    part INTEGER NOT NULL DEFAULT -1
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS announced_feeds (
     feed_id TEXT PRIMARY KEY, spec_hash TEXT NOT NULL
@@ -66,15 +74,33 @@ def novelty(item: RawItem, known: PublishedRecord | None) -> tuple[Novelty, int]
 class CollectorState:
     """Thread-safe access to the state file; one connection, one writer at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, partitions: int) -> None:
         self.path = path
         self._db = open_state(path, error=CollectorError, what="collector state", schema=_SCHEMA)
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.partitions = partitions
+        self._migrate()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._db
+
+    def _migrate(self) -> None:
+        """Feed health written before it was kept by partition gets its feed's partition."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(feed_health)")}
+        if "part" not in columns:
+            self._db.execute(
+                "ALTER TABLE feed_health ADD COLUMN part INTEGER NOT NULL DEFAULT -1")
+        with self._tx() as db:
+            for (feed_id,) in db.execute(
+                    "SELECT feed_id FROM feed_health WHERE part < 0").fetchall():
+                db.execute("UPDATE feed_health SET part = ? WHERE feed_id = ?",
+                           (partition_for(feed_id, self.partitions), feed_id))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         what = f"collector state {self.path}"
-        with self._lock:
+        with self.lock:
             try:
                 with immediate(self._db, error=CollectorError, what=what) as db:
                     yield db
@@ -82,7 +108,7 @@ class CollectorState:
                 raise CollectorError(f"{what}: {exc}") from exc
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        with self._lock:
+        with self.lock:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
@@ -135,12 +161,13 @@ class CollectorState:
     def save_health(self, healths: Sequence[FeedHealth]) -> None:
         if not healths:
             return
-        marks = ", ".join("?" * len(_HEALTH_COLUMNS))
+        marks = ", ".join("?" * (len(_HEALTH_COLUMNS) + 1))
         with self._tx() as db:
             db.executemany(
-                f"INSERT OR REPLACE INTO feed_health ({', '.join(_HEALTH_COLUMNS)}) "  # noqa: S608
+                f"INSERT OR REPLACE INTO feed_health ({', '.join(_HEALTH_COLUMNS)}, part) "  # noqa: S608
                 f"VALUES ({marks})",
-                [_health_to_row(h) for h in healths],
+                [(*_health_to_row(h), partition_for(h.feed_id, self.partitions))
+                 for h in healths],
             )
 
     # -- feed list announcements ---------------------------------------------------------------
@@ -155,8 +182,16 @@ class CollectorState:
                            list(specs.items()))
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             self._db.close()
+
+
+def feed_health_ledger(state: CollectorState, events: EventBus, metrics: Metrics,
+                       group: str) -> Ledger:
+    """The ledger that logs feed health to the collectors' changelog."""
+    return Ledger(state.db, state.lock, name="collectors",
+                  stores=[Store("feed_health", ("feed_id",))], events=events, metrics=metrics,
+                  error=CollectorError, group=group)
 
 
 def _health_to_row(h: FeedHealth) -> tuple[object, ...]:

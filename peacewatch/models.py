@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -287,6 +288,25 @@ def _excerpt(value: bytes) -> tuple[str, Literal["utf-8", "base64"]]:
         return base64.b64encode(cut).decode("ascii"), "base64"
 
 
+# --- state changelogs ---------------------------------------------------------------------------
+
+
+StateValue = str | int | float | None
+
+
+class StateChange(Event):
+    """One row of a stage's local state as it now is (``row`` None: deleted), on the changelog
+    partition of the input partition that owns it; a compacted topic keeps the latest per key."""
+
+    store: str
+    key: tuple[StateValue, ...]
+    row: dict[str, StateValue] | None
+
+    @property
+    def message_key(self) -> str:
+        return f"{self.store}:{json.dumps(list(self.key), ensure_ascii=False)}"
+
+
 # --- topic registry ----------------------------------------------------------------------------
 
 E = TypeVar("E", bound=Event)
@@ -318,6 +338,16 @@ DELIVERIES: TopicSpec[DeliveryRecord] = TopicSpec(
 DEAD_LETTERS: TopicSpec[DeadLetter] = TopicSpec(
     "deadletter", DeadLetter, lambda e: e.origin_topic
 )
+
+
+# The stateful stages, each with a changelog of its local state.
+STATEFUL_STAGES = ("classify", "stories", "alerts", "collectors")
+
+
+def changelog(stage: str) -> TopicSpec[StateChange]:
+    """The compacted changelog topic of one stateful stage's local state."""
+    return TopicSpec(f"changelog.{stage}", StateChange, lambda e: e.message_key)
+
 
 ALL_TOPICS: tuple[TopicSpec[FeedSpec] | TopicSpec[RawItem] | TopicSpec[ClassifiedItem]
                   | TopicSpec[Development] | TopicSpec[DeliveryRecord]

@@ -1,10 +1,11 @@
-"""The runner both processor steps share: one input topic, one group, state and an outbox.
+"""The runner both processor steps share: one input topic, one group, state and a ledger.
 
-Each step: poll a batch; in ONE state transaction record the decisions, the handled offsets
-and the output events (an outbox); then publish the outbox, flush, and commit the consumer.
-A record below the handled offset is a redelivery and is skipped, so a restart anywhere
-neither loses an item nor emits a development twice; what a crash left in the outbox is
-published at the next start.
+Each step: poll a batch; restore the state of partitions just taken over from their changelog;
+in ONE state transaction record the decisions, the handled offsets and the output events;
+then publish the outputs and the state changes, and commit the consumer
+(``peacewatch.ledger``). A record below the handled offset is a redelivery and is skipped, so
+a restart anywhere, on this host or another, neither loses an item nor emits a development
+twice.
 
 A step that fails (a full disk, a bus that is down) rewinds its consumer, so that the next step
 reads the same records again instead of committing past them. Outbox rows are published each
@@ -20,30 +21,20 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
+from peacewatch.bus.base import partition_for
 from peacewatch.bus.events import Envelope, EventConsumer, EventPublisher
 from peacewatch.clock import stage_clock
-from peacewatch.errors import MessageRefused, PeacewatchError
-from peacewatch.models import (
-    CLASSIFIED_ITEMS,
-    DEAD_LETTERS,
-    DEVELOPMENTS,
-    DeadLetter,
-    Event,
-    TopicSpec,
-)
+from peacewatch.errors import PeacewatchError, ProcessorError
+from peacewatch.ledger import Ledger, OutboxRow, Store
+from peacewatch.models import DEAD_LETTERS, DEVELOPMENTS, DeadLetter, Development, Event, TopicSpec
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
-from processors.state import OutboxRow, ProcessorState
+from processors.state import ProcessorState
 
-_TOPICS: dict[str, TopicSpec[Any]] = {
-    spec.base: spec for spec in (CLASSIFIED_ITEMS, DEVELOPMENTS, DEAD_LETTERS)
-}
-_RECOVERY_TIMEOUT_S = 60.0
 _PRUNE_EVERY_S = 3600.0
 D = TypeVar("D")
 
@@ -53,20 +44,24 @@ class OutboxStage(Stage, Generic[D]):
     step builds from settings and seeds, replaced as a whole on reload) and ``handle``."""
 
     input: ClassVar[TopicSpec[Any]]
+    # The state tables this step logs to its changelog (peacewatch.ledger).
+    stores: ClassVar[tuple[Store, ...]]
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
         self.decisions: D = self.decide(ctx.settings)
-        self.state: ProcessorState | None = None
-        self.consumer: EventConsumer | None = None
-        self.publisher: EventPublisher | None = None
+        settings = ctx.settings
+        self.state = ProcessorState(settings.path(settings.processors.state_path))
+        self.ledger = Ledger(self.state.db, self.state.lock, name=self.name, stores=self.stores,
+                             events=ctx.events, metrics=ctx.metrics, error=ProcessorError,
+                             group=self.group)
+        self.publisher: EventPublisher = ctx.events.publisher()
+        self.consumer: EventConsumer = ctx.events.consumer(self.group, [self.input])
         # Story windows and timestamps run on this (item time in a replay: peacewatch.clock).
         self.clock = stage_clock(ctx.settings.daemon.clock)
         # Partitions owned after the last poll: new ones are checked for left-overs.
         self._owned: set[int] = set()
         self._last_prune: float | None = None
-        # Outbox rows handed to the producer and not yet known to be published, by id.
-        self._in_flight: dict[int, OutboxRow] = {}
 
     @property
     @abstractmethod
@@ -108,37 +103,24 @@ class OutboxStage(Stage, Generic[D]):
     def reload(self, settings: Settings) -> None:
         self.prepare_reload(settings)()
 
-    def start(self) -> None:
-        settings = self.ctx.settings
-        self.state = ProcessorState(settings.path(settings.processors.state_path))
-        self.publisher = self.ctx.events.publisher()
-        self.consumer = self.ctx.events.consumer(self.group, [self.input])
-
     def stop(self) -> None:
         for closing in (self.consumer, self.publisher):
-            if closing is not None:
-                try:
-                    closing.close()
-                except PeacewatchError as exc:
-                    self.log.warning("closing: %s", exc)
-        self.consumer = self.publisher = None
-        if self.state is not None:
-            self.state.close()
-            self.state = None
+            try:
+                closing.close()
+            except PeacewatchError as exc:
+                self.log.warning("closing: %s", exc)
+        self.state.close()
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Uncommitted messages of the owned partitions (reported by the daemon)."""
-        return self.consumer.consumer.lag() if self.consumer is not None else {}
+        return self.consumer.consumer.lag()
 
     def step(self, timeout_s: float) -> int:
-        if self.consumer is None:
-            self.start()
-        assert self.state is not None and self.consumer is not None
         batch = self.consumer.poll(timeout_s, self.ctx.settings.processors.batch_size)
         with self.consumer.rewinding():
-            self._recover()
+            self._take_over()
             handled = self._handle_batch(batch)
-            self._publish(self.state.outbox(self.group, self._assigned()))
+            self.ledger.publish(self.publisher, self._assigned())
             self.consumer.commit()
         now = time.monotonic()
         if (self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY_S) and self.prune():
@@ -147,7 +129,6 @@ class OutboxStage(Stage, Generic[D]):
 
     def _handle_batch(self, batch: list[Envelope[Any]]) -> int:
         """Decisions, output and handled offsets of a batch, in one state transaction."""
-        assert self.state is not None
         handled = 0
         with self.state.transaction():
             next_offsets: dict[tuple[str, int], int] = {}
@@ -155,7 +136,7 @@ class OutboxStage(Stage, Generic[D]):
                 r = env.record
                 tp = (r.topic, r.partition)
                 if tp not in next_offsets:
-                    next_offsets[tp] = self.state.next_offset(self.group, *tp)
+                    next_offsets[tp] = self.ledger.next_offset(*tp)
                 if r.offset < next_offsets[tp]:
                     continue  # handled before a restart or a rebalance: a redelivery
                 try:
@@ -167,16 +148,14 @@ class OutboxStage(Stage, Generic[D]):
                 next_offsets[tp] = r.offset + 1
                 handled += 1
             for (topic, part), offset in next_offsets.items():
-                self.state.advance(self.group, topic, part, offset - 1)
+                self.ledger.advance(topic, part, offset)
         return handled
 
     # -- output ------------------------------------------------------------------------------
 
     def queue(self, part: int, spec: TopicSpec[Any], event: Event) -> None:
         """Put an output event in the outbox (inside the batch's transaction)."""
-        assert self.state is not None
-        self.state.add_outbox(self.group, part, spec.base, spec.key(event),
-                              event.model_dump_json())
+        self.ledger.add_outbox(part, spec, event)
 
     def _dead_letter(self, env: Envelope[Any], exc: Exception) -> None:
         r = env.record
@@ -189,131 +168,45 @@ class OutboxStage(Stage, Generic[D]):
         self.ctx.metrics.dead_letters.labels(topic=r.topic).inc()
 
     def _assigned(self) -> set[int]:
-        assert self.consumer is not None
         return {part for _, part in self.consumer.consumer.assignment()}
 
-    def _publish(self, rows: list[OutboxRow]) -> None:
-        """Publish outbox rows and forget them; a row the bus refuses is set aside."""
-        assert self.state is not None and self.publisher is not None
-        if not rows:
-            return
-        producer, events = self.publisher.producer, self.ctx.events
-        refused: dict[int, tuple[OutboxRow, str]] = {}
-        for row in rows:
-            if row.id in self._in_flight:
-                continue  # handed over by a step that failed: the producer still holds it
-            try:
-                producer.publish(events.topic(_TOPICS[row.topic]), row.payload.encode("utf-8"),
-                                 row.key)
-            except MessageRefused as exc:
-                refused[row.id] = (row, str(exc))
-                continue
-            self._in_flight[row.id] = row
-        try:
-            self.publisher.flush()
-        except MessageRefused as exc:
-            refused |= self._refused_rows(exc)
-            self.publisher.flush()  # what was not refused: it may still be on its way
-        self._set_aside(list(refused.values()))
-        self.state.sent([*self._in_flight, *refused])
-        self._in_flight.clear()
+    # -- partitions that move ----------------------------------------------------------------
 
-    def _refused_rows(self, exc: MessageRefused) -> dict[int, tuple[OutboxRow, str]]:
-        """The in-flight rows among the messages the bus refused, out of flight."""
-        topics = self.ctx.events.topic
-        by_message = {(topics(_TOPICS[r.topic]), r.key, r.payload.encode("utf-8")): r
-                      for r in self._in_flight.values()}
-        out = {}
-        for topic, key, value, reason in exc.messages:
-            row = by_message.get((topic, key, value))
-            if row is not None:
-                out[row.id] = (row, reason)
-                del self._in_flight[row.id]
-        return out
-
-    def _set_aside(self, refused: list[tuple[OutboxRow, str]]) -> None:
-        """Dead-letter outputs the bus refused for good (an excerpt, size and digest)."""
-        assert self.publisher is not None
-        if not refused:
-            return
-        for row, reason in refused:
-            topic = self.ctx.events.topic(_TOPICS[row.topic])
-            value = row.payload.encode("utf-8")
-            self.log.error("output to %s (%d bytes, from partition %d) refused by the bus; "
-                           "dead-lettered: %s", topic, len(value), row.part, reason)
-            self.publisher.publish(DEAD_LETTERS, DeadLetter.of(
-                topic=topic, partition=-1, offset=-1, key=row.key, value=value,
-                error=f"refused by the bus: {reason}", group=self.group))
-            self.ctx.metrics.dead_letters.labels(topic=topic).inc()
-        self.publisher.flush()
-
-    # -- recovery ----------------------------------------------------------------------------
-
-    def _recover(self) -> None:
-        """Publish the left-overs of partitions this consumer has just taken over.
-
-        Right after a poll (which is where partitions change hands), rows already in the
-        outbox for a newly owned partition were left by an owner that stopped between its
-        state commit and its publish -- or between its publish and forgetting the rows (this
-        process before a restart, or another one sharing the state file). Developments among
-        them are checked against the developments topic first, so none is published twice.
-        """
-        assert self.state is not None
+    def _take_over(self) -> None:
+        """Right after a poll (where partitions change hands): restore the state of the
+        partitions just taken from their changelog, before any of their records is handled."""
         owned = self._assigned()
         previous, self._owned = self._owned, owned
         if owned != previous:
             self.partitions_changed()
         taken_over = owned - previous
-        if not taken_over:
-            return
-        rows = self.state.outbox(self.group, taken_over)
-        if rows:
-            self.log.info("recovery: %d left-over output event(s) of partitions %s",
-                          len(rows), sorted(taken_over))
-            self._publish(self._not_yet_published(rows))
+        if taken_over:
+            try:
+                self.ledger.restore(taken_over, self.rebuild, self._published_already)
+            except BaseException:
+                self._owned = previous  # restored again at the next step
+                raise
 
-    def _not_yet_published(self, rows: list[OutboxRow]) -> list[OutboxRow]:
-        """Drop left-over development rows whose development is already on the topic."""
-        assert self.state is not None
+    def _published_already(self, rows: list[OutboxRow]) -> set[int]:
+        """The left-over development rows whose development the topic holds: this host
+        stopped between publishing them and forgetting them."""
         wanted = {json.loads(r.payload)["development_id"]: r for r in rows
-                  if r.topic == DEVELOPMENTS.base}
+                  if r.topic == DEVELOPMENTS.base and r.key is not None}
         if not wanted:
-            return rows
-        found = self._published_development_ids(set(wanted))
+            return set()
+        events = self.ctx.events
+        parts = {partition_for(r.key, events.partitions) for r in wanted.values() if r.key}
+        logs = events.bus.read_partitions(events.topic(DEVELOPMENTS), parts)
+        found = {Development.model_validate_json(record.value).development_id
+                 for records in logs.values() for record in records} & set(wanted)
         if found:
             self.log.info("recovery: %d development(s) already published, not sent again",
                           len(found))
-            self.state.sent(wanted[i].id for i in found)
-        return [r for r in rows if r.topic != DEVELOPMENTS.base
-                or json.loads(r.payload)["development_id"] not in found]
+        return {wanted[i].id for i in found}
 
-    def _published_development_ids(self, ids: set[str]) -> set[str]:
-        """Which of ``ids`` the developments topic holds (read once, from the start)."""
-        reader = self.ctx.events.consumer(f"{self.group}-recovery-{uuid.uuid4().hex[:12]}",
-                                          [DEVELOPMENTS])
-        found: set[str] = set()
-        deadline = time.monotonic() + _RECOVERY_TIMEOUT_S
-        try:
-            ends: dict[tuple[str, int], int] | None = None
-            positions: dict[tuple[str, int], int] = {}
-            while time.monotonic() < deadline:
-                batch = reader.poll(0.5, 1000)
-                for env in batch:
-                    r = env.record
-                    positions[(r.topic, r.partition)] = r.offset + 1
-                    if env.event.development_id in ids:
-                        found.add(env.event.development_id)
-                if ends is None and reader.consumer.assignment():
-                    ends = reader.consumer.lag()  # a new group has committed nothing: the ends
-                if ends is not None and all(positions.get(tp, 0) >= end
-                                            for tp, end in ends.items()):
-                    break
-            else:
-                self.log.warning("recovery: could not read the developments topic in time; "
-                                 "left-over developments are published (duplicates possible)")
-        finally:
-            reader.close()
-        return found
+    def rebuild(self, part: int) -> None:
+        """Hook: derive what is not logged, for a partition just restored (inside its
+        transaction)."""
 
 
 __all__ = ["OutboxStage"]

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
 from peacewatch.bus.events import Envelope
 from peacewatch.clock import ItemClock
+from peacewatch.ledger import Store
 from peacewatch.models import (
     CLASSIFIED_ITEMS,
     DEVELOPMENTS,
@@ -33,6 +34,7 @@ from peacewatch.models import (
 )
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
+from processors import placing
 from processors.actions import ActionDetector
 from processors.baseline import BaselineMatcher, load_baseline
 from processors.classify import IssueClassifier
@@ -41,7 +43,6 @@ from processors.entities import NO_ENTITIES, Entities, load_entities
 from processors.model import LearnedModel
 from processors.pipeline import classified_item, copy_keys, fan_out, normalise, report_for
 from processors.runner import OutboxStage
-from processors.state import PlacedItem
 from processors.stories import Story, StoryClusterer, StoryRules
 from processors.watchlist import load_watchlist
 
@@ -131,6 +132,7 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
 
     name = "classify"
     input = RAW_ITEMS
+    stores = (Store("seen", ("item_id",)), Store("exact_keys", ("key",)))
 
     @property
     def group(self) -> str:
@@ -143,7 +145,6 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
         self.log.info("watchlist reloaded: %d issues", len(self.decisions.classifier.issue_ids))
 
     def handle(self, env: Envelope[RawItem]) -> None:
-        assert self.state is not None
         item, part = env.event, env.record.partition
         metrics = self.ctx.metrics
         metrics.items_processed.inc()
@@ -171,7 +172,6 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
         self.state.claim_keys(keys, item.item_id, part)
 
     def prune(self) -> bool:
-        assert self.state is not None
         retention = self.ctx.settings.processors.stories.retention_days * 86400
         self.state.prune_seen(before=time.time() - retention)
         return True
@@ -182,6 +182,9 @@ class StoriesStage(OutboxStage[StoryDecisions]):
 
     name = "stories"
     input = CLASSIFIED_ITEMS
+    # The near-duplicate index is derived from the placed items: rebuilt, not logged.
+    stores = (Store("placed", ("issue", "item_id")), Store("stories", ("issue", "story_id")),
+              Store("developments", ("development_id",)))
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
@@ -199,51 +202,75 @@ class StoriesStage(OutboxStage[StoryDecisions]):
     def partitions_changed(self) -> None:
         self._story_cache.clear()
 
+    def rebuild(self, part: int) -> None:
+        self.state.rebuild_index(part, lambda p: lsh_keys(Fingerprint(
+            p.title_words, Fingerprint.hashes_from_bytes(p.body_sig), p.body_words)))
+
     def handle(self, env: Envelope[ClassifiedItem]) -> None:
-        assert self.state is not None
-        classified, part = env.event, env.record.partition
-        if not classified.issues:
+        """Load what the item's placement depends on, decide (``processors.placing``, pure),
+        apply the intents (inside the batch's transaction)."""
+        item = self._item(env.event)
+        if item is None:
             return
-        match = classified.issues[0]
-        issue, item = match.issue_id, classified.item
-        previous = self.state.placed(issue, item.item_id)
-        if previous is not None and previous.revision >= item.revision:
-            return  # the same item again (a re-sent message): already placed
-        d = self.decisions
+        at = item.at
+        self._latest_item_at = max(self._latest_item_at or at, at)
+        if isinstance(self.clock, ItemClock):
+            self.clock.advance(item.report.at)
+        loaded = self._load(item, env.event.duplicate_of)
+        for intent in placing.decide(item, loaded, self.decisions.clusterer, self.clock()):
+            self._apply(env.record.partition, item, intent)
+
+    def _item(self, classified: ClassifiedItem) -> placing.Item | None:
+        """The item as it concerns its first issue, with its fingerprint."""
+        if not classified.issues:
+            return None
+        match, d = classified.issues[0], self.decisions
         report = report_for(classified, match, d.detector, d.entities, d.idf)
         body = report.text.split("\n", 1)[1] if "\n" in report.text else ""
         fp = fingerprint(classified.canonical_title, body)
-        keys = lsh_keys(fp)
-        at = report.at.timestamp()
-        self._latest_item_at = max(self._latest_item_at or at, at)
-        if isinstance(self.clock, ItemClock):
-            self.clock.advance(report.at)
-        # An update of an item stays in its story; an exact copy (found by the classify step)
-        # joins its original's; another item may be a near copy of one placed.
-        copy = previous
-        if copy is None and classified.duplicate_of is not None:
-            copy = self.state.placed(issue, classified.duplicate_of)
-        if copy is None:
-            copy = self._near_copy(issue, item.item_id, fp, keys, at)
+        return placing.Item(
+            issue=match.issue_id, item_id=classified.item.item_id,
+            revision=classified.item.revision, report=report, fingerprint=fp,
+            keys=tuple(lsh_keys(fp)), at=report.at.timestamp(),
             # Counted once per item, under its primary issue (each issue sees the copy).
-            if copy is not None and match is max(classified.issues,
-                                                 key=lambda m: (m.score, m.issue_id)):
-                self.ctx.metrics.duplicates.labels(kind="near").inc()
-        copy_story = self._story(issue, copy.story_id) if copy is not None else None
-        if copy is not None and previous is None:
-            self._keep_fuller(issue, part, copy, report.text)
+            primary=match is max(classified.issues, key=lambda m: (m.score, m.issue_id)))
+
+    def _load(self, item: placing.Item, duplicate_of: str | None) -> placing.Loaded:
+        issue = item.issue
+        previous = self.state.placed(issue, item.item_id)
+        original = (self.state.placed(issue, duplicate_of)
+                    if previous is None and duplicate_of is not None else None)
+        near = None
+        nd = self.ctx.settings.processors.neardup
+        if previous is None and original is None and nd.enabled:
+            candidates = self.state.candidates(issue, item.keys, item.at - nd.retention_days
+                                               * 86400, nd.max_candidates)
+            first = placing.near_copy(item, candidates, self.decisions.decider)
+            near = self.state.placed(issue, first.item_id) if first is not None else None
         window = self.ctx.settings.processors.stories.window_hours * 3600
-        stories = self._stories(issue, since=at - window)
-        placement = d.clusterer.place(report, stories, copy_of=copy_story, now=self.clock())
-        self.state.save_story(placement.story, part)
-        self._story_cache.setdefault(issue, ({}, at - window))[0][
-            placement.story.story_id] = placement.story
-        self.state.save_placed(issue, part, PlacedItem(
-            item.item_id, item.revision, placement.story.story_id, fp.title_words,
-            fp.to_bytes(), fp.body_words, report.text[:4000], at))
-        self.state.index(issue, part, item.item_id, keys, at)
-        for development in placement.developments:
-            self._emit(part, development)
+        loaded = placing.Loaded(previous, original, near, None,
+                                tuple(self._stories(issue, since=item.at - window)))
+        copy, _ = placing.copy_of(loaded)
+        return replace(loaded, copy_story=self._story(issue, copy.story_id)
+                       if copy is not None else None)
+
+    def _apply(self, part: int, item: placing.Item, intent: placing.Intent) -> None:
+        issue = item.issue
+        if isinstance(intent, placing.SaveStory):
+            story = intent.story
+            self.state.save_story(story, part)
+            window = self.ctx.settings.processors.stories.window_hours * 3600
+            self._story_cache.setdefault(issue, ({}, item.at - window))[0][
+                story.story_id] = story
+        elif isinstance(intent, placing.SavePlaced):
+            self.state.save_placed(issue, part, intent.item)
+            self.state.index(issue, part, intent.item.item_id, intent.keys, intent.item.at)
+        elif isinstance(intent, placing.KeepFuller):
+            self.state.keep_fuller(issue, intent.item_id, intent.text)
+        elif isinstance(intent, placing.Emit):
+            self._emit(part, intent.development)
+        else:
+            self.ctx.metrics.duplicates.labels(kind="near").inc()
 
     def _stories(self, issue: str, since: float) -> list[Story]:
         """An issue's stories seen since ``since``, from memory once read from the state.
@@ -251,7 +278,6 @@ class StoriesStage(OutboxStage[StoryDecisions]):
         Only this process writes the stories of the issues on its partitions, so the cache
         holds while they stay here; it is dropped when partitions change hands (and hourly).
         """
-        assert self.state is not None
         cached = self._story_cache.get(issue)
         if cached is None:
             cached = ({s.story_id: s for s in self.state.stories(issue, since)}, since)
@@ -262,43 +288,12 @@ class StoriesStage(OutboxStage[StoryDecisions]):
         return [s for s in cached[0].values() if s.last_seen.timestamp() >= since]
 
     def _story(self, issue: str, story_id: str) -> Story | None:
-        assert self.state is not None
         cached = self._story_cache.get(issue)
         if cached is not None and story_id in cached[0]:
             return cached[0][story_id]
         return self.state.story(issue, story_id)
 
-    def _near_copy(self, issue: str, item_id: str, fp: Fingerprint, keys: list[str],
-                   at: float) -> PlacedItem | None:
-        """The earliest placed item this one nearly copies, if any."""
-        assert self.state is not None
-        nd = self.ctx.settings.processors.neardup
-        if not nd.enabled:
-            return None
-        copies = []
-        since = at - nd.retention_days * 86400
-        for other in self.state.candidates(issue, keys, since, nd.max_candidates):
-            other_fp = Fingerprint(other.title_words,
-                                   Fingerprint.hashes_from_bytes(other.body_sig),
-                                   other.body_words)
-            if other.item_id != item_id and self.decisions.decider.compare(
-                    fp, other_fp, abs(at - other.at) / 3600):
-                copies.append(other)
-        if not copies:
-            return None
-        first = min(copies, key=lambda p: p.at)
-        return self.state.placed(issue, first.item_id)  # with its text
-
-    def _keep_fuller(self, issue: str, part: int, original: PlacedItem, text: str) -> None:
-        """The first copy stands, but keeps the fuller text when a later copy has more."""
-        assert self.state is not None
-        if len(text) > len(original.text):
-            self.state.save_placed(issue, part, PlacedItem(
-                original.item_id, original.revision, original.story_id, original.title_words,
-                original.body_sig, original.body_words, text[:4000], original.at))
-
     def _emit(self, part: int, development: Development) -> None:
-        assert self.state is not None
         if self.state.has_development(development.development_id):
             return
         self.state.save_development(development, part)
@@ -307,7 +302,7 @@ class StoriesStage(OutboxStage[StoryDecisions]):
             issue=development.issue_id, severity=development.severity.name.lower()).inc()
 
     def prune(self) -> bool:
-        if self._latest_item_at is None or self.state is None:
+        if self._latest_item_at is None:
             return False
         p = self.ctx.settings.processors
         # Item-time retention runs on the stream's own clock (capped by the wall clock),

@@ -3,17 +3,15 @@
 What is kept, and under which partition (the partition of the input topic the row came from,
 so that the owner of a partition owns its rows):
 
-- ``offsets``: per consumer group and input partition, the next offset not yet handled. An
-  input record below it was handled already; redelivery (at-least-once) is skipped, which
-  makes every decision happen exactly once per record.
-- ``outbox``: output events written in the same transaction as the state they come from, and
-  published after it commits; a crash between the two is repaired on the next start by
-  publishing what is still unsent.
+- the handled offsets and the output events (an outbox) of each step: kept by
+  ``peacewatch.ledger``, which also copies every change of the tables below to the step's
+  changelog topic, and restores a partition's rows from it when the partition moves here;
 - ``seen`` / ``exact_keys`` (first step): items already classified, by id and revision; the
   first item that had a canonical URL or content hash.
 - ``placed`` / ``nd_keys`` / ``stories`` / ``developments`` (second step, per issue): items
   placed in stories with their fingerprints, the near-duplicate index, the stories, and every
-  development ever emitted (whose id is never emitted again).
+  development ever emitted (whose id is never emitted again). The index is not logged: it is
+  rebuilt from the placed items' fingerprints (``rebuild_index``).
 
 Several processes may share the file (SQLite WAL; one writer at a time).
 """
@@ -24,7 +22,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,14 +35,6 @@ from peacewatch.sqlite import immediate, open_state
 from processors.stories import Seen, Story
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS offsets (
-    grp TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL, next_off INTEGER NOT NULL,
-    PRIMARY KEY (grp, topic, part)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, part INTEGER NOT NULL,
-    topic TEXT NOT NULL, key TEXT, payload TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS seen (
     item_id TEXT PRIMARY KEY, part INTEGER NOT NULL, revision INTEGER NOT NULL,
     content_hash TEXT NOT NULL, at REAL NOT NULL
@@ -85,15 +75,6 @@ class PlacedItem:
     body_words: int
     text: str
     at: float
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    part: int
-    topic: str  # the topic's base name
-    key: str | None
-    payload: str
 
 
 def _ts(dt: datetime) -> float:
@@ -166,6 +147,14 @@ class ProcessorState:
         self._db = open_state(path, error=ProcessorError, what="processor state", schema=_SCHEMA)
         self._lock = _file_lock(path)
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._db
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
     def close(self) -> None:
         self._db.close()
 
@@ -181,36 +170,6 @@ class ProcessorState:
             return self._db.execute(sql, tuple(params))
         except sqlite3.Error as exc:
             raise ProcessorError(f"processor state {self.path}: {exc}") from exc
-
-    # -- offsets and outbox ------------------------------------------------------------------
-
-    def next_offset(self, group: str, topic: str, part: int) -> int:
-        """The first offset of an input partition not handled yet (records below it were)."""
-        row = self._q("SELECT next_off FROM offsets WHERE grp = ? AND topic = ? AND part = ?",
-                      (group, topic, part)).fetchone()
-        return int(row[0]) if row is not None else 0
-
-    def advance(self, group: str, topic: str, part: int, offset: int) -> None:
-        self._q("INSERT INTO offsets VALUES (?, ?, ?, ?) ON CONFLICT (grp, topic, part) "
-                "DO UPDATE SET next_off = max(next_off, excluded.next_off)",
-                (group, topic, part, offset + 1))
-
-    def add_outbox(self, group: str, part: int, topic: str, key: str | None,
-                   payload: str) -> None:
-        self._q("INSERT INTO outbox (grp, part, topic, key, payload) VALUES (?, ?, ?, ?, ?)",
-                (group, part, topic, key, payload))
-
-    def outbox(self, group: str, parts: Iterable[int] | None = None) -> list[OutboxRow]:
-        rows = self._q("SELECT id, part, topic, key, payload FROM outbox WHERE grp = ? "
-                       "ORDER BY id", (group,)).fetchall()
-        wanted = set(parts) if parts is not None else None
-        return [OutboxRow(i, part, t, k, p) for i, part, t, k, p in rows
-                if wanted is None or part in wanted]
-
-    def sent(self, ids: Iterable[int]) -> None:
-        with self.transaction():
-            for i in ids:
-                self._q("DELETE FROM outbox WHERE id = ?", (i,))
 
     # -- first step: seen items ---------------------------------------------------------------
 
@@ -255,6 +214,12 @@ class ProcessorState:
                  " ".join(sorted(item.title_words)), item.body_sig, item.body_words,
                  item.text, item.at))
 
+    def keep_fuller(self, issue: str, item_id: str, text: str) -> None:
+        """A placed item's text, when ``text`` is longer (the first copy stands, with the
+        fuller text of a later one)."""
+        self._q("UPDATE placed SET text = ? WHERE issue = ? AND item_id = ? "
+                "AND length(text) < length(?)", (text, issue, item_id, text))
+
     def candidates(self, issue: str, keys: Iterable[str], since: float,
                    limit: int) -> list[PlacedItem]:
         """Placed items sharing index keys: those sharing the most first (then the most
@@ -279,6 +244,14 @@ class ProcessorState:
             f"FROM placed WHERE issue = ? AND item_id IN ({marks})",
             (issue, *order))]
         return sorted(placed, key=lambda p: order[p.item_id])
+
+    def rebuild_index(self, part: int, keys_of: Callable[[PlacedItem], Iterable[str]]) -> None:
+        """The near-duplicate index of a partition again, from its placed items."""
+        self._q("DELETE FROM nd_keys WHERE part = ?", (part,))
+        for row in self._q("SELECT issue, item_id, revision, story_id, title_words, body_sig, "
+                           "body_words, '', at FROM placed WHERE part = ?", (part,)).fetchall():
+            placed = self._placed(row[1:])
+            self.index(row[0], part, placed.item_id, keys_of(placed), placed.at)
 
     def index(self, issue: str, part: int, item_id: str, keys: Iterable[str], at: float) -> None:
         try:

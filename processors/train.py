@@ -133,10 +133,10 @@ class _Learner:
 
     def __init__(self, config: TrainConfig) -> None:
         try:
-            import numpy as np
-            from scipy.sparse import csr_matrix
-            from sklearn.linear_model import LogisticRegression
-            from sklearn.model_selection import StratifiedKFold
+            import numpy as np  # noqa: PLC0415 - optional dependency, imported when used
+            from scipy.sparse import csr_matrix  # noqa: PLC0415 - optional dependency, imported when used
+            from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - optional dependency, imported when used
+            from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415 - optional dependency, imported when used
         except ImportError as exc:
             raise ModelError("peacewatch train needs scikit-learn: pip install "
                              "'peacewatch[train]' (make test and make run install it)") from exc

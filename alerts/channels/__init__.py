@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from alerts.channels.base import Notifier, build_notifier
+from alerts.channels.base import Notifier
+from alerts.channels.build import build_notifier
 from alerts.channels.console import ConsoleNotifier
 from alerts.channels.email import EmailNotifier
 from alerts.channels.slack import SlackNotifier

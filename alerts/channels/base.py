@@ -12,12 +12,6 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from alerts.notification import Notification
-from peacewatch.settings.alerts import (
-    ConsoleReceiver,
-    EmailReceiver,
-    SlackReceiver,
-    WebhookReceiver,
-)
 
 
 class Notifier(ABC):
@@ -39,20 +33,3 @@ class Notifier(ABC):
 
     def close(self) -> None:
         """Release connections."""
-
-
-def build_notifier(
-    name: str, receiver: SlackReceiver | WebhookReceiver | EmailReceiver | ConsoleReceiver
-) -> Notifier:
-    from alerts.channels.console import ConsoleNotifier
-    from alerts.channels.email import EmailNotifier
-    from alerts.channels.slack import SlackNotifier
-    from alerts.channels.webhook import WebhookNotifier
-
-    if isinstance(receiver, SlackReceiver):
-        return SlackNotifier(name, receiver)
-    if isinstance(receiver, WebhookReceiver):
-        return WebhookNotifier(name, receiver)
-    if isinstance(receiver, EmailReceiver):
-        return EmailNotifier(name, receiver)
-    return ConsoleNotifier(name, receiver)

@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from peacewatch.bus.base import Bus, Consumer, Producer, Record, TopicConfig
+from peacewatch.bus.embedded import EmbeddedBus
 from peacewatch.bus.events import Envelope, EventBus, EventConsumer, EventPublisher
+from peacewatch.bus.kafka import KafkaBus
 from peacewatch.errors import BusUnavailable
 from peacewatch.metrics import Metrics
 from peacewatch.settings import Settings
@@ -18,10 +20,7 @@ from peacewatch.settings.bus import BusSettings
 def open_raw_bus(settings: BusSettings, data_dir: Path) -> Bus:
     """The backend the settings ask for: Kafka when bootstrap servers are set, else embedded."""
     if settings.kafka.bootstrap_servers:
-        from peacewatch.bus.kafka import KafkaBus
-
         return KafkaBus(settings.kafka)
-    from peacewatch.bus.embedded import EmbeddedBus
 
     path = settings.embedded.path
     return EmbeddedBus(

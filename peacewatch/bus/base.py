@@ -45,6 +45,9 @@ class TopicConfig:
     name: str
     partitions: int
     replication_factor: int = 1
+    # A changelog: the bus keeps at least the latest message of each key (Kafka's log
+    # compaction), so that reading it from the start restores a state of bounded size.
+    compact: bool = False
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -80,8 +83,10 @@ class _Closing:
 
 class Producer(_Closing, ABC):
     @abstractmethod
-    def publish(self, topic: str, value: bytes, key: str | None = None) -> None:
-        """Queue one message; it is durable once ``flush`` returns."""
+    def publish(self, topic: str, value: bytes, key: str | None = None,
+                partition: int | None = None) -> None:
+        """Queue one message (on ``partition`` when given, else the key's); it is durable once
+        ``flush`` returns."""
 
     @abstractmethod
     def flush(self, timeout_s: float = 30.0) -> None:
@@ -130,6 +135,11 @@ class Bus(_Closing, ABC):
 
     @abstractmethod
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...
+
+    @abstractmethod
+    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+        """Every message of these partitions, from their start to their end when called,
+        outside any consumer group (how a changelog is read back)."""
 
     @abstractmethod
     def check(self, timeout_s: float | None = None) -> None:

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -34,7 +34,9 @@ from peacewatch.errors import BusError, BusUnavailable, CommitFailed
 from peacewatch.sqlite import immediate, open_state
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS topics (name TEXT PRIMARY KEY, partitions INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS topics (
+    name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, compact INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS log (
     topic TEXT NOT NULL, part INTEGER NOT NULL, off INTEGER NOT NULL,
     key TEXT, value BLOB NOT NULL, ts INTEGER NOT NULL,
@@ -54,6 +56,8 @@ CREATE TABLE IF NOT EXISTS owners (
 ) WITHOUT ROWID;
 """
 
+# A compacted topic keeps the latest message per key once this many were written to it.
+_COMPACT_EVERY = 5000
 # How often a consumer renews its membership and re-reads the group's assignment.
 _SYNC_INTERVAL_S = 0.5
 
@@ -90,13 +94,28 @@ class EmbeddedBus(Bus):
         self.poll_interval_s = poll_interval_s
         self._conn = connect(path)
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(topics)")}
+        if "compact" not in columns:  # a bus file written before changelogs
+            self._conn.execute(
+                "ALTER TABLE topics ADD COLUMN compact INTEGER NOT NULL DEFAULT 0")
 
     def ensure_topics(self, topics: Sequence[TopicConfig]) -> None:
         with _writing(self._conn) as db:
             db.executemany(
-                "INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)",
-                [(t.name, t.partitions) for t in topics],
+                "INSERT OR IGNORE INTO topics (name, partitions, compact) VALUES (?, ?, ?)",
+                [(t.name, t.partitions, int(t.compact)) for t in topics],
             )
+
+    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+        out: dict[int, list[Record]] = {}
+        with _sqlite_errors(f"reading {topic}"):
+            for part in partitions:
+                rows = self._conn.execute(
+                    "SELECT off, key, value, ts FROM log WHERE topic = ? AND part = ? "
+                    "ORDER BY off", (topic, part)).fetchall()
+                out[part] = [Record(topic, part, off, key, value, ts)
+                             for off, key, value, ts in rows]
+        return out
 
     def producer(self) -> EmbeddedProducer:
         return EmbeddedProducer(connect(self.path))
@@ -132,22 +151,31 @@ class EmbeddedProducer(Producer):
         self._pending: list[tuple[str, int, str | None, bytes, int]] = []
         self._partitions: dict[str, int] = {}
         self._round_robin = 0
+        # Messages written to each compacted topic since it was last compacted.
+        self._to_compact: dict[str, int] = {}
 
-    def _partition(self, topic: str, key: str | None) -> int:
+    def _partition(self, topic: str, key: str | None, partition: int | None) -> int:
         n = self._partitions.get(topic)
         if n is None:
             self._partitions = _partition_counts(self._db)
+            self._to_compact = {name: 0 for name, in self._db.execute(
+                "SELECT name FROM topics WHERE compact = 1")}
             n = self._partitions.get(topic)
             if n is None:
                 raise BusError(f"embedded bus: topic {topic!r} does not exist")
+        if partition is not None:
+            if not 0 <= partition < n:
+                raise BusError(f"embedded bus: {topic} has no partition {partition}")
+            return partition
         if key is None:
             self._round_robin += 1
             return self._round_robin % n
         return partition_for(key, n)
 
-    def publish(self, topic: str, value: bytes, key: str | None = None) -> None:
+    def publish(self, topic: str, value: bytes, key: str | None = None,
+                partition: int | None = None) -> None:
         with self._lock:
-            part = self._partition(topic, key)
+            part = self._partition(topic, key, partition)
             self._pending.append((topic, part, key, value, int(time.time() * 1000)))
             if len(self._pending) >= self._BATCH:
                 self._write()
@@ -172,11 +200,27 @@ class EmbeddedProducer(Producer):
                 ends[tp] += 1
                 rows.append((topic, part, ends[tp], key, value, ts))
             db.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?)", rows)
+            for topic, _part, *_ in self._pending:
+                if topic in self._to_compact:
+                    self._to_compact[topic] += 1
+            for topic, written in self._to_compact.items():
+                if written >= _COMPACT_EVERY:
+                    _compact(db, topic)
+                    self._to_compact[topic] = 0
         self._pending.clear()
 
     def close(self) -> None:
         self.flush()
         self._db.close()
+
+
+def _compact(db: sqlite3.Connection, topic: str) -> None:
+    """Keep the latest message per key of a topic (offsets stay as they were: a reader skips
+    the gaps, as on a compacted Kafka topic)."""
+    db.execute(
+        "DELETE FROM log WHERE topic = ? AND (part, off) IN (SELECT part, off FROM ("
+        "SELECT part, off, row_number() OVER (PARTITION BY part, key ORDER BY off DESC) AS n "
+        "FROM log WHERE topic = ? AND key IS NOT NULL) WHERE n > 1)", (topic, topic))
 
 
 class EmbeddedConsumer(Consumer):

@@ -18,7 +18,16 @@ from pydantic import ValidationError
 
 from peacewatch.bus.base import Bus, Consumer, Producer, Record, TopicConfig, next_offsets
 from peacewatch.metrics import Metrics
-from peacewatch.models import ALL_TOPICS, DEAD_LETTERS, DeadLetter, E, Event, TopicSpec
+from peacewatch.models import (
+    ALL_TOPICS,
+    DEAD_LETTERS,
+    STATEFUL_STAGES,
+    DeadLetter,
+    E,
+    Event,
+    TopicSpec,
+    changelog,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +56,11 @@ class EventBus:
 
     def ensure_topics(self) -> None:
         self.bus.ensure_topics([
-            TopicConfig(self.topic(spec), self.partitions, self.replication_factor)
-            for spec in ALL_TOPICS
+            *(TopicConfig(self.topic(spec), self.partitions, self.replication_factor)
+              for spec in ALL_TOPICS),
+            *(TopicConfig(self.topic(changelog(stage)), self.partitions,
+                          self.replication_factor, compact=True)
+              for stage in STATEFUL_STAGES),
         ])
 
     def publisher(self) -> EventPublisher:

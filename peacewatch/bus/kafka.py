@@ -11,7 +11,7 @@ broker that is back is found within about that time.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -90,7 +90,8 @@ class KafkaBus(Bus):
         try:
             existing = set(admin.list_topics())
             new = [
-                NewTopic(t.name, t.partitions, t.replication_factor)
+                NewTopic(t.name, t.partitions, t.replication_factor,
+                         topic_configs={"cleanup.policy": "compact"} if t.compact else {})
                 for t in topics if t.name not in existing
             ]
             if new:
@@ -113,6 +114,48 @@ class KafkaBus(Bus):
 
     def producer(self) -> KafkaBusProducer:
         return KafkaBusProducer(self.settings, self._common)
+
+    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+        """Read with one consumer of no group, assigned the partitions, up to their ends."""
+        tps = [TopicPartition(topic, p) for p in partitions]
+        out: dict[int, list[Record]] = {tp.partition: [] for tp in tps}
+        if not tps:
+            return out
+        timeout_ms = int(self.settings.connect_timeout_s * 1000)
+        try:
+            reader = KafkaConsumer(**self._common, group_id=None, enable_auto_commit=False,
+                                   auto_offset_reset="earliest")
+        except kerr.KafkaError as exc:
+            raise _unavailable(self.settings, exc) from exc
+        try:
+            reader.assign(tps)
+            reader.seek_to_beginning(*tps)
+            ends = reader.end_offsets(tps, timeout_ms=timeout_ms)
+            self._read_to_ends(reader, ends, out)
+        except kerr.KafkaError as exc:
+            raise _bus_error(f"reading {topic} failed", exc) from exc
+        finally:
+            with suppress(kerr.KafkaError):
+                reader.close(autocommit=False)
+        return out
+
+    def _read_to_ends(self, reader: KafkaConsumer, ends: dict[TopicPartition, int],
+                      out: dict[int, list[Record]]) -> None:
+        timeout_ms = int(self.settings.connect_timeout_s * 1000)
+        deadline = time.monotonic() + self.settings.connect_timeout_s
+        left = {tp for tp, end in ends.items() if end > 0}
+        while left:
+            if time.monotonic() > deadline:
+                raise BusUnavailable(f"Kafka: {sorted(tp.partition for tp in left)} not read "
+                                     f"to their ends within {self.settings.connect_timeout_s:g}s")
+            for tp, messages in reader.poll(timeout_ms=500, max_records=5000).items():
+                for m in messages:
+                    if m.offset < ends[tp]:
+                        key = m.key.decode("utf-8", "replace") if m.key is not None else None
+                        out[tp.partition].append(Record(tp.topic, tp.partition, m.offset, key,
+                                                        m.value, m.timestamp))
+                        deadline = time.monotonic() + self.settings.connect_timeout_s
+            left = {tp for tp in left if reader.position(tp, timeout_ms=timeout_ms) < ends[tp]}
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaBusConsumer:
         return KafkaBusConsumer(self.settings, self._common, group, list(topics))
@@ -142,25 +185,26 @@ class KafkaBusProducer(Producer):
         except kerr.KafkaError as exc:
             raise _unavailable(settings, exc) from exc
         # (future, topic, key, value) of each message sent and not yet known to be taken.
-        self._sent: list[tuple[Any, str, str | None, bytes]] = []
+        self._sent: list[tuple[Any, str, str | None, bytes, int | None]] = []
         # (topic, key, value) of messages kafka-python gave up on: sent again by the next flush.
-        self._again: list[tuple[str, str | None, bytes]] = []
+        self._again: list[tuple[str, str | None, bytes, int | None]] = []
 
-    def publish(self, topic: str, value: bytes, key: str | None = None) -> None:
+    def publish(self, topic: str, value: bytes, key: str | None = None,
+                partition: int | None = None) -> None:
         encoded = key.encode("utf-8") if key is not None else None
         try:
-            future = self._producer.send(topic, value=value, key=encoded)
+            future = self._producer.send(topic, value=value, key=encoded, partition=partition)
         except _REFUSALS as exc:
             raise MessageRefused(f"Kafka: {topic} refused a message of {len(value)} bytes: {exc}",
                                  [(topic, key, value, str(exc))]) from exc
         except kerr.KafkaError as exc:
             raise _bus_error(f"publish to {topic} failed", exc) from exc
-        self._sent.append((future, topic, key, value))
+        self._sent.append((future, topic, key, value, partition))
 
     def flush(self, timeout_s: float = 30.0) -> None:
         while self._again:
-            topic, key, value = self._again[0]
-            self.publish(topic, value, key)  # raises while the cluster cannot take it
+            topic, key, value, partition = self._again[0]
+            self.publish(topic, value, key, partition)  # raises while the cluster cannot take it
             self._again.pop(0)
         try:
             self._producer.flush(timeout=timeout_s)
@@ -173,11 +217,11 @@ class KafkaBusProducer(Producer):
         self._sent = []
         refused = [s for s in failed if isinstance(s[0].exception, _REFUSALS)]
         expired = [s for s in failed if not isinstance(s[0].exception, _REFUSALS)]
-        self._again += [(topic, key, value) for _f, topic, key, value in expired]
+        self._again += [(topic, key, value, part) for _f, topic, key, value, part in expired]
         if refused:
             raise MessageRefused(
                 f"Kafka: {len(refused)} message(s) refused: {refused[0][0].exception}",
-                [(topic, key, value, str(f.exception)) for f, topic, key, value in refused])
+                [(topic, key, value, str(f.exception)) for f, topic, key, value, _ in refused])
         if expired:
             error = expired[0][0].exception
             kind = BusUnavailable if getattr(error, "retriable", False) else BusError

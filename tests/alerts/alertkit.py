@@ -22,8 +22,21 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from prometheus_client import CollectorRegistry
 
-from peacewatch.models import Development, Severity, SourceRef, stable_hash
+from alerts.stage import AlertStage
+from peacewatch.bus import open_bus
+from peacewatch.metrics import Metrics
+from peacewatch.models import (
+    DELIVERIES,
+    DEVELOPMENTS,
+    Development,
+    Severity,
+    SourceRef,
+    stable_hash,
+)
+from peacewatch.settings import Settings
+from peacewatch.stage import StageContext
 
 T0 = datetime(2025, 4, 1, 12, 0, tzinfo=UTC)
 
@@ -155,8 +168,6 @@ class ScriptedServer:
         self._release.set()
 
     def handle(self, h: BaseHTTPRequestHandler, raw: bytes) -> None:
-        import time
-
         try:
             payload = json.loads(raw)
         except ValueError:
@@ -325,13 +336,6 @@ class StageRig:
     """An AlertStage on a real embedded bus, stepped by hand over a fake clock."""
 
     def __init__(self, tmp_path: Path, alerts: dict[str, Any], clock: FakeClock) -> None:
-        from prometheus_client import CollectorRegistry
-
-        from alerts.stage import AlertStage
-        from peacewatch.bus import open_bus
-        from peacewatch.metrics import Metrics
-        from peacewatch.settings import Settings
-        from peacewatch.stage import StageContext
 
         self.settings = Settings.model_validate({
             "data_dir": tmp_path, "alerts": alerts,
@@ -346,8 +350,6 @@ class StageRig:
         self.records: list[Any] = []
 
     def publish(self, *devs: Development) -> None:
-        from peacewatch.models import DEVELOPMENTS
-
         for dev in devs:
             self.publisher.publish(DEVELOPMENTS, dev)
         self.publisher.flush()
@@ -368,9 +370,6 @@ class StageRig:
         return self.records
 
     def restart(self) -> None:
-        from alerts.stage import AlertStage
-        from peacewatch.stage import StageContext
-
         self.stage.stop()
         self.stage = AlertStage(StageContext(self.settings, self.events, self.metrics),
                                 self.clock)
@@ -384,8 +383,6 @@ class StageRig:
 
 
 def _deliveries_spec() -> Any:
-    from peacewatch.models import DELIVERIES
-
     return DELIVERIES
 
 

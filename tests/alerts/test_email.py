@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
-from alertkit import PASSWORD, T0, USER, SmtpServer, make_dev, received
+from alertkit import PASSWORD, T0, USER, SmtpServer, free_port, make_dev, received
 
 from alerts.channels import EmailNotifier
 from alerts.notification import make_notification
@@ -102,8 +102,6 @@ def test_untrusted_certificate_is_permanent(smtp_starttls: SmtpServer) -> None:
 
 
 def test_no_server_is_transient(tls_files: tuple[Path, Path]) -> None:
-    from alertkit import free_port
-
     server = SmtpServer(free_port(), None, "starttls")  # type: ignore[arg-type]
     notifier = EmailNotifier("mail", receiver(server, tls_files[0], timeout_s=1))
     n = make_notification(receiver="mail", route="r", group="g", kind="alert",

@@ -6,6 +6,7 @@ from alertkit import T0, block_kit_violations, make_dev
 
 from alerts.notification import make_notification
 from alerts.render import clip, fit_escaped, html_text, plain_text, slack_payload
+from peacewatch.models import SourceRef
 
 
 def note(devs: tuple, kind: str = "alert"):  # type: ignore[no-untyped-def,type-arg]
@@ -68,8 +69,6 @@ def test_text_and_html_parts_escape_and_carry_the_facts() -> None:
 
 
 def test_every_channel_shows_provenance_and_source_classes() -> None:
-    from peacewatch.models import SourceRef
-
     dev = make_dev(1).model_copy(update={"sources": (
         SourceRef(source="TASS - English", url="https://tass.example/1", title="Deal",
                   source_class="state_media"),

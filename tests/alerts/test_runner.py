@@ -41,6 +41,10 @@ def test_quiet_hours_digest_then_burst_grouping_in_real_time(
 data_dir = "{tmp_path / 'data'}"
 [metrics]
 enabled = false
+# Groups, digests included, are kept per partition of the developments topic (they move with
+# it): one partition makes one digest of both issues.
+[bus]
+partitions = 1
 [alerts.receivers.hook]
 kind = "webhook"
 url = "{webhook_server.url()}"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+import pytest
+from pydantic import ValidationError
+
+from alerts.schedule import release_at
 from peacewatch.settings.alerts import Grouping, QuietHours
 
 
@@ -16,8 +20,6 @@ def at(h: int, m: int = 0, day: int = 1) -> datetime:
 
 
 def test_outside_quiet_hours_nothing_is_held() -> None:
-    from alerts.schedule import release_at
-
     p = policy(quiet_hours={"start": "22:00", "end": "07:00"})
     assert release_at(p, at(12)) is None
     assert release_at(p, at(7)) is None
@@ -25,8 +27,6 @@ def test_outside_quiet_hours_nothing_is_held() -> None:
 
 
 def test_quiet_hours_across_midnight_hold_until_their_end() -> None:
-    from alerts.schedule import release_at
-
     p = policy(quiet_hours={"start": "22:00", "end": "07:00"})
     assert release_at(p, at(22)) == at(7, day=2)
     assert release_at(p, at(23, 30)) == at(7, day=2)
@@ -34,8 +34,6 @@ def test_quiet_hours_across_midnight_hold_until_their_end() -> None:
 
 
 def test_quiet_hours_follow_the_route_timezone() -> None:
-    from alerts.schedule import release_at
-
     # 12:00 UTC is 15:00 in Kyiv (UTC+3 in April): inside 13:00-16:00 local.
     p = policy(quiet_hours={"start": "13:00", "end": "16:00"}, timezone="Europe/Kyiv")
     release = release_at(p, at(12))
@@ -43,16 +41,11 @@ def test_quiet_hours_follow_the_route_timezone() -> None:
 
 
 def test_digest_only_routes() -> None:
-    from alerts.schedule import release_at
-
     assert release_at(policy(digest="hourly"), at(12, 17)) == at(13)
     assert release_at(policy(digest="daily", digest_at="08:00"), at(12)) == at(8, day=2)
     assert release_at(policy(digest="daily", digest_at="08:00"), at(7, 59)) == at(8)
 
 
 def test_same_start_and_end_is_refused() -> None:
-    import pytest
-    from pydantic import ValidationError
-
     with pytest.raises(ValidationError, match="same time"):
         QuietHours(start=time(1), end=time(1))

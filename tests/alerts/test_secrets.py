@@ -11,6 +11,11 @@ import pytest
 from alertkit import FakeClock, Reply, ScriptedServer, StageRig, free_port, make_dev
 from prometheus_client import generate_latest
 
+from alerts.channels import SlackNotifier
+from alerts.notification import make_notification
+from peacewatch.errors import PermanentDeliveryError
+from peacewatch.settings.alerts import SlackReceiver
+
 SECRET = "xoxb-Sup3rS3cretT0ken-4242"
 SLACK_SECRET = "T9999/B9999/Zq8sEcReTpAtH0000"
 
@@ -64,10 +69,6 @@ def test_no_secret_in_logs_errors_records_or_metrics(
 
 def test_a_failing_send_raises_an_error_without_the_secret(
         slack_server: ScriptedServer) -> None:
-    from alerts.channels import SlackNotifier
-    from alerts.notification import make_notification
-    from peacewatch.errors import PermanentDeliveryError
-    from peacewatch.settings.alerts import SlackReceiver
 
     notifier = SlackNotifier("chat", SlackReceiver(
         kind="slack", webhook_url=f"http://127.0.0.1:{slack_server.port}/x/{SLACK_SECRET}"))

@@ -87,14 +87,14 @@ def dispatcher(store: DeliveryLog, server: ScriptedServer, clock: FakeClock,
     metrics = Metrics(CollectorRegistry())
     d = Dispatcher(store, {"ops": slack(server)}, {"ops": pace or Pace(0, 1)},
                    retry=Retry(base_s=2, max_s=60, max_attempts=4), clock=clock,
-                   metrics=metrics, rand=lambda: 1.0)
+                   metrics=metrics, parts=lambda: {0}, rand=lambda: 1.0)
     return d, metrics
 
 
 def enqueue(store: DeliveryLog, *notes: object) -> None:
     with store.tx() as db:
         for n in notes:
-            store.enqueue(db, n, T0)  # type: ignore[arg-type]
+            store.enqueue(db, n, T0, 0)  # type: ignore[arg-type]
 
 
 def records(store: DeliveryLog) -> list[tuple[str, int]]:

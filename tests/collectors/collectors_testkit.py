@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 
 from collectors.health import FeedHealth
 from collectors.stage import CollectorStage
-from collectors.state import CollectorState
+from collectors.state import CollectorState, feed_health_ledger
 from peacewatch.bus.events import EventBus
 from peacewatch.metrics import Metrics
 from peacewatch.models import RAW_ITEMS, RawItem
@@ -196,18 +196,25 @@ def write_feed_list(path: Path, feeds: dict[str, str], **extra: str) -> Path:
     return path
 
 
-def make_due(settings: Settings) -> None:
-    """As if every feed's next poll time had come (time passing, without waiting for it)."""
-    state = CollectorState(settings.path(settings.collectors.state_path))
+def make_due(settings: Settings, events: EventBus) -> None:
+    """As if every feed's next poll time had come (time passing, without waiting for it):
+    written to the state and its changelog, which the next start restores from."""
+    state = CollectorState(settings.path(settings.collectors.state_path),
+                           settings.bus.partitions)
+    publisher = events.publisher()
     try:
         state.save_health([replace(h, next_poll_at=0.0)
                            for h in state.health().values()])
+        feed_health_ledger(state, events, Metrics(), settings.collectors.group).publish(
+            publisher, range(settings.bus.partitions))
     finally:
+        publisher.close()
         state.close()
 
 
 def health_of(settings: Settings) -> dict[str, FeedHealth]:
-    state = CollectorState(settings.path(settings.collectors.state_path))
+    state = CollectorState(settings.path(settings.collectors.state_path),
+                           settings.bus.partitions)
     try:
         return state.health()
     finally:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.entries import Entry, entry_item
 from collectors.feedlist import (
     configured_feeds,
     folder_feeds,
@@ -14,6 +15,7 @@ from collectors.feedlist import (
     slug,
 )
 from peacewatch.errors import ConfigError
+from peacewatch.models import utcnow
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "feeds.toml"
 
@@ -89,9 +91,6 @@ def test_folder_of_saved_feeds_and_clashes_across_lists(tmp_path: Path):
 
 
 def test_every_default_feed_declares_its_class_and_items_carry_it():
-    from collectors.entries import Entry, entry_item
-    from peacewatch.models import utcnow
-
     specs = {s.name: s for s in load_feed_list(SEEDS)}
     assert all(s.source_class is not None for s in specs.values())
     assert specs["TASS - English"].source_class == "state_media"

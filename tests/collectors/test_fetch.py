@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import gzip
+import ipaddress
 import time
 import tracemalloc
 import zlib
@@ -145,8 +146,6 @@ def test_private_addresses_refused_unless_allowed(feed_server: FeedServer):
 
 
 def test_policy_classifies_addresses():
-    import ipaddress
-
     policy = AddressPolicy([])
     for bad in ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
                 "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1",

@@ -57,7 +57,7 @@ def test_a_publish_the_bus_cannot_take_is_delivered_once_when_it_can(tmp_path: P
     settings = load_settings(None, data_dir=tmp_path / "data", metrics={"enabled": False},
                              bus={"partitions": 1})
     events = open_bus(settings)
-    state = CollectorState(tmp_path / "collectors.sqlite3")
+    state = CollectorState(tmp_path / "collectors.sqlite3", 1)
     publisher = events.publisher()
     sink = ItemSink(state, publisher)
     bus_file = publisher.producer._db  # type: ignore[attr-defined]

@@ -55,7 +55,7 @@ def test_feed_items_published_once_across_restarts_and_edits_once_as_updates(
     assert first.feed_url == feed_server.url("/news.xml")
 
     # A restart that polls again (no validators: the server sends 200) publishes nothing.
-    make_due(settings)
+    make_due(settings, events)
     assert collect(settings, events) == 1
     assert read_raw(events) == []
     assert len(feed_server.requests_to("/news.xml")) == 2
@@ -64,7 +64,7 @@ def test_feed_items_published_once_across_restarts_and_edits_once_as_updates(
     edited = [dict(ITEMS[0], description="<p>Delegations meet in Riyadh; no deal.</p>"),
               *ITEMS[1:], {"title": "Black Sea deal", "guid": "g4"}]
     feed_server.routes["/news.xml"] = Route(body=rss(edited))
-    make_due(settings)
+    make_due(settings, events)
     assert collect(settings, events) == 1 + 2
     out = {i.title: i for i in read_raw(events)}
     assert set(out) == {"Ceasefire talks resume", "Black Sea deal"}
@@ -73,7 +73,7 @@ def test_feed_items_published_once_across_restarts_and_edits_once_as_updates(
     assert out["Ceasefire talks resume"].item_id == first.item_id
     assert out["Black Sea deal"].revision == 0
 
-    make_due(settings)
+    make_due(settings, events)
     assert collect(settings, events) == 1
     assert read_raw(events) == []
 
@@ -89,7 +89,7 @@ def test_304_costs_no_parse_and_health_is_kept(
     health = health_of(settings)["n"]
     assert health.etag == '"abc"' and health.last_status == "200" and health.failures == 0
     assert health.next_poll_at > time.time() + 200  # the policy's minimum interval, jittered
-    make_due(settings)
+    make_due(settings, events)
     stage = CollectorStage(make_context(settings, events))
     assert run_once(stage) == 1
     assert feed_server.requests_to("/n")[-1].headers["if-none-match"] == '"abc"'
@@ -118,7 +118,7 @@ def test_failures_back_off_retry_after_wins_410_disables_for_good(
     assert h["gone"].disabled and "410" in h["gone"].disabled
 
     # Health survives a restart: the failure count goes on, the gone feed is never asked again.
-    make_due(settings)
+    make_due(settings, events)
     collect(settings, events)
     h = health_of(settings)
     assert h["err"].failures == 2
@@ -137,7 +137,7 @@ def test_permanent_redirect_moves_the_stored_url(
     events = bus_for(settings)
     collect(settings, events)
     assert health_of(settings)["m"].url == feed_server.url("/new")
-    make_due(settings)
+    make_due(settings, events)
     collect(settings, events)
     assert len(feed_server.requests_to("/old")) == 1
     assert len(feed_server.requests_to("/new")) == 2
@@ -157,7 +157,7 @@ def test_feed_list_edits_reach_the_feeds_topic(
     assert collect(settings, events) == 0  # nothing due, nothing re-announced
 
     write_feed_list(path, {"a": feed_server.url("/a")})  # b removed
-    make_due(settings)
+    make_due(settings, events)
     collect(settings, events)
     assert len(feed_server.requests_to("/b")) == 1 and len(feed_server.requests_to("/a")) == 2
     reader = events.consumer("feeds-reader", [FEEDS])
@@ -194,7 +194,7 @@ def test_a_folder_of_saved_feeds_replays_offline(
     items = read_raw(events)
     assert len([i for i in items if i.source == "saved/wh.xml"]) == 30
     assert all(i.feed_url and i.feed_url.startswith("file://") for i in items)
-    make_due(settings)
+    make_due(settings, events)
     assert collect(settings, events) == 2  # both polled: unchanged files, nothing published
     assert read_raw(events) == []
     assert {h.last_status for h in health_of(settings).values()} == {"304"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from openapi_spec_validator import validate
 from postgres_fixture import create_database, drop_database
 from prometheus_client import CollectorRegistry
 
+from desk.app import ROUTES
 from desk.server import DeskServer, start_server
 from desk.store.db import open_database
 from desk.store.record import RecordStore
@@ -78,7 +80,6 @@ def error_of(response: httpx.Response, status: int, code: str) -> str:
 def test_the_served_openapi_document_is_valid_and_lists_every_route(desk: Desk) -> None:
     doc = desk.get("/api/openapi.json").json()
     validate(doc)
-    from desk.app import ROUTES
 
     api_paths = {r.pattern.pattern for r in ROUTES if r.name.startswith("api_")}
     assert len(doc["paths"]) == len(api_paths)
@@ -291,7 +292,6 @@ def test_reads_may_need_a_token_and_writes_are_off_without_one(tmp_path: Path) -
 def test_many_clients_share_a_few_database_connections(desk: Desk) -> None:
     """Each HTTP connection is answered on a thread of its own; the record's connections come
     from a small pool, not one per thread kept for ever."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def one_client(n: int) -> int:
         with httpx.Client(base_url=desk.http.base_url, timeout=10) as client:

@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 from desk_kit import sample_batch
 from prometheus_client import CollectorRegistry
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from desk.server import DeskServer, start_server
 from desk.store.db import open_database
@@ -50,8 +55,6 @@ def browser() -> Iterator[object]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         _unavailable("Debian's chromium and chromium-driver are not installed "
                      "(make system-deps)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
 
     profile = tempfile.mkdtemp(prefix="peacewatch-chromium-")
     options = webdriver.ChromeOptions()
@@ -82,9 +85,6 @@ def shot(driver: object, name: str) -> None:
 
 def test_an_analyst_reads_searches_and_corrects(browser: object,
                                                 desk: tuple[str, RecordStore]) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select
 
     base, store = desk
     d = browser

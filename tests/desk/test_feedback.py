@@ -12,6 +12,7 @@ from desk.feedback import labelled_items, split_of
 from desk.store.open import open_record
 from desk.store.record import RecordStore
 from peacewatch.cli import main
+from peacewatch.settings import load_settings
 from processors.train import read_labelled
 
 
@@ -42,7 +43,6 @@ def test_verdicts_become_labels_and_kinds(store: RecordStore) -> None:
 def test_the_command_writes_json_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PEACEWATCH_DATA_DIR", str(tmp_path))
-    from peacewatch.settings import load_settings
 
     store = open_record(load_settings(None))
     store.write(sample_batch())

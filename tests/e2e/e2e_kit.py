@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import itertools
 import json
 import re
@@ -80,19 +81,22 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
 # -- feeds -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class FeedRequest:
     at: float
     feed: str
     user_agent: str
+    status: int = 200
 
 
 @dataclass
 class FeedHub:
     """Many RSS 2.0 feeds on one server (``/feed/<name>.xml``), items added while tests run.
 
-    Every GET is logged with its time and User-Agent, so a test can tell which collector polled
-    which feed when. A feed listed in ``slow`` answers only after that many seconds.
+    Every GET is logged with its time, User-Agent and status, so a test can tell which
+    collector polled which feed when. A feed listed in ``slow`` answers only after that many
+    seconds. With ``etags``, a feed carries an ETag (its content's digest) and answers 304 to a
+    request that names it in If-None-Match.
     """
 
     items: dict[str, list[tuple[str, str, str, datetime]]] = field(default_factory=dict)
@@ -102,6 +106,7 @@ class FeedHub:
     request_started: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
+    etags: bool = False
 
     def url(self, feed: str) -> str:
         return f"{self.base_url}/feed/{feed}.xml"
@@ -140,13 +145,28 @@ class FeedHub:
                     self.send_error(404)
                     return
                 feed = match.group(1)
+                request = FeedRequest(time.time(), feed, self.headers.get("User-Agent", ""))
                 with hub.lock:
-                    hub.requests.append(FeedRequest(time.time(), feed,
-                                                    self.headers.get("User-Agent", "")))
+                    hub.requests.append(request)
                 hub.request_started.set()
                 if feed in hub.slow:
-                    time.sleep(hub.slow[feed])
-                self.reply(200, "application/rss+xml; charset=utf-8", hub.render(feed))
+                    time.sleep(hub.slow[feed])  # what is added meanwhile is in the answer
+                body = hub.render(feed)
+                etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+                if hub.etags and self.headers.get("If-None-Match") == etag:
+                    request.status = 304
+                if request.status == 304:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                if hub.etags:
+                    self.send_header("ETag", etag)
+                self.end_headers()
+                self.wfile.write(body)
 
         server = serve(Handler)
         self.base_url = f"http://127.0.0.1:{server.server_address[1]}"

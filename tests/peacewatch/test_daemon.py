@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,7 +93,6 @@ def test_burst_mode_steps_until_a_round_does_nothing() -> None:
 def test_a_stage_error_is_logged_and_the_stage_goes_on() -> None:
     stage = CountingStage(StageContext(None, None, None), fail_every=3)  # type: ignore[arg-type]
     daemon = Daemon([stage], grace_period_s=5)
-    import threading
     threading.Timer(3.0, daemon.stopping.set).start()
     assert daemon.run_forever() is Stopped.CLEAN
     assert stage.steps > 3 and stage.stopped

@@ -64,8 +64,8 @@ def progress(settings: Settings) -> int:
         return 0
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        row = db.execute("SELECT sum(next_off) FROM offsets WHERE grp = ?",
-                         (settings.processors.group,)).fetchone()
+        row = db.execute("SELECT sum(next_off) FROM ledger_offsets WHERE log = 'classify'"
+                         ).fetchone()
     except sqlite3.OperationalError:  # the schema is not there yet
         return 0
     finally:

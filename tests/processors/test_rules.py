@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from processors.classify import IssueClassifier
-from processors.watchlist import load_watchlist
+from processors.watchlist import load_watchlist, parse_watchlist
 
 
 def labels(classifier: IssueClassifier, title: str, summary: str = "") -> set[str]:
@@ -135,7 +135,6 @@ actors = ["IAEA", "Rafael Grossi", "Energoatom", "Rosatom"]
 def test_unnamed_factor_admits_placeless_items_on_strong_evidence(watchlist_text: str) -> None:
     text = watchlist_text.replace("# unnamed_factor = 2.0", "unnamed_factor = 2.0")
     assert text != watchlist_text
-    from processors.watchlist import parse_watchlist
 
     lenient = IssueClassifier(parse_watchlist(text))
     strict_matches = labels_of(IssueClassifier(parse_watchlist(watchlist_text)),

@@ -124,8 +124,7 @@ def test_an_output_too_large_for_the_bus_is_dead_lettered_and_the_rest_go_on(
         step_like_the_daemon(
             stage, lambda: later <= {c.item.item_id for c in classified.read()}, 90)
         [letter] = letters.until(lambda got: len(got) >= 1, 30)
-        assert stage.state is not None
-        assert stage.state.outbox(stage.group) == [], "a refused row stayed in the outbox"
+        assert stage.ledger.outbox() == [], "a refused row stayed in the outbox"
     finally:
         stage.stop()
         classified.close()

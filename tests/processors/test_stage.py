@@ -170,29 +170,30 @@ def test_build_gives_both_steps_each_for_its_own_thread(tmp_path: Path) -> None:
 def arm_crash(stage: StoriesStage, point: str) -> list[bool]:
     """Make the stage die once, at ``point``, on the first publish that carries developments."""
     fired = [False]
-    publish_rows = stage._publish
+    ledger = stage.ledger
+    publish = ledger.publish
 
-    def crashing_publish(rows: list[Any]) -> None:
+    def crashing_publish(publisher: Any, parts: Any) -> None:
+        parts = set(parts)
+        rows = ledger.outbox(parts)
         if fired[0] or not any(r.topic == DEVELOPMENTS.base for r in rows):
-            publish_rows(rows)
+            publish(publisher, parts)
             return
         fired[0] = True
         if point == "before_publish":  # state committed, nothing published
             raise Crash(point)
-        assert stage.publisher is not None
-        for r in rows:  # published and flushed; the outbox still holds the rows
-            stage.publisher.producer.publish(stage.ctx.events.topic(DEVELOPMENTS)
-                                             if r.topic == DEVELOPMENTS.base else
-                                             stage.ctx.events.topic(CLASSIFIED_ITEMS),
-                                             r.payload.encode(), r.key)
-        stage.publisher.flush()
-        if point == "after_flush":
+        if point == "after_flush":  # outputs published and flushed, still in the outbox
+            for r in rows:
+                publisher.producer.publish(stage.ctx.events.topic(DEVELOPMENTS)
+                                           if r.topic == DEVELOPMENTS.base else
+                                           stage.ctx.events.topic(CLASSIFIED_ITEMS),
+                                           r.payload.encode(), r.key)
+            publisher.flush()
             raise Crash(point)
-        assert stage.state is not None
-        stage.state.sent(r.id for r in rows)
-        raise Crash(point)  # "before_commit": output out and forgotten, offsets not committed
+        publish(publisher, parts)
+        raise Crash(point)  # "before_commit": outputs and state out, offsets not committed
 
-    stage._publish = crashing_publish  # type: ignore[method-assign]
+    ledger.publish = crashing_publish  # type: ignore[method-assign]
     return fired
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,32 +20,9 @@ def state(tmp_path: Path) -> ProcessorState:
     return ProcessorState(tmp_path / "s" / "state.sqlite3")
 
 
-def test_offsets_make_redelivery_visible(state: ProcessorState) -> None:
-    with state.transaction():
-        assert state.next_offset("g", "t", 0) == 0
-        state.advance("g", "t", 0, 5)
-        state.advance("g", "t", 0, 3)  # never moves back
-    assert state.next_offset("g", "t", 0) == 6
-    assert state.next_offset("g", "t", 1) == 0 and state.next_offset("other", "t", 0) == 0
-
-
-def test_outbox_rows_by_group_and_partition(state: ProcessorState) -> None:
-    with state.transaction():
-        state.add_outbox("g", 0, "developments", "k", "{}")
-        state.add_outbox("g", 1, "items.classified", None, "{}")
-        state.add_outbox("h", 0, "developments", "k", "{}")
-    assert [(r.part, r.topic) for r in state.outbox("g")] == [
-        (0, "developments"), (1, "items.classified")]
-    rows = state.outbox("g", {1})
-    assert [r.part for r in rows] == [1]
-    state.sent(r.id for r in rows)
-    assert [r.part for r in state.outbox("g")] == [0]
-
-
 def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
     """The two steps write one file from two threads: the second writer waits for the first
     to commit, instead of failing with "database is locked" or interleaving."""
-    import threading
 
     path = tmp_path / "shared.sqlite3"
     first, second = ProcessorState(path), ProcessorState(path)
@@ -55,7 +33,7 @@ def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
         inside.wait()
         with second.transaction():
             order.append("second")
-            second.advance("g2", "t", 0, 1)
+            second.mark_seen("second", 0, 0, "h")
 
     thread = threading.Thread(target=write_second)
     thread.start()
@@ -63,19 +41,19 @@ def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
         inside.set()
         thread.join(0.3)  # the second writer is blocked while the first is open
         order.append("first")
-        first.advance("g1", "t", 0, 1)
+        first.mark_seen("first", 0, 0, "h")
     thread.join(5)
     assert order == ["first", "second"]
-    assert first.next_offset("g2", "t", 0) == 2 and second.next_offset("g1", "t", 0) == 2
+    assert first.seen("second") is not None and second.seen("first") is not None
     first.close()
     second.close()
 
 
 def test_a_failed_transaction_leaves_nothing(state: ProcessorState) -> None:
     with pytest.raises(RuntimeError), state.transaction():
-        state.advance("g", "t", 0, 9)
+        state.mark_seen("x", 0, 0, "h")
         raise RuntimeError("boom")
-    assert state.next_offset("g", "t", 0) == 0
+    assert state.seen("x") is None
 
 
 def test_stories_developments_and_placed_items_survive_reopening(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from proc_testkit import BASELINE
 
 from peacewatch.errors import ConfigError
 from peacewatch.models import ItemKind, Severity
@@ -171,8 +172,6 @@ def test_copy_of_joins_the_original_story_whatever_its_words(clusterer: StoryClu
 
 
 def test_baseline_items_and_known_states_are_marked(watchlist: Watchlist) -> None:
-    from proc_testkit import BASELINE
-
     matcher = BaselineMatcher(load_baseline(BASELINE, watchlist.issue_ids))
     clusterer = StoryClusterer(StoryRules(), matcher)
     seed = report("s", "Black Sea truce", baseline=True)
@@ -189,8 +188,6 @@ def test_baseline_items_and_known_states_are_marked(watchlist: Watchlist) -> Non
 
 
 def test_a_known_state_holds_only_from_its_date_and_for_a_while(watchlist: Watchlist) -> None:
-    from proc_testkit import BASELINE
-
     matcher = BaselineMatcher(load_baseline(BASELINE, watchlist.issue_ids), timedelta(days=120))
     text = "Energy truce holds\nThe pause in strikes on energy infrastructure is holding."
     assert matcher.known_state("ceasefire", text, Severity.AGREED, at=T) is not None

@@ -1,0 +1,158 @@
+"""The exactly-once ledger: offsets, outbox and state changes in one transaction; the state
+of a partition restored from its changelog on another host (another state file)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from peacewatch.bus import embedded
+from peacewatch.bus.embedded import EmbeddedBus
+from peacewatch.bus.events import EventBus
+from peacewatch.errors import ProcessorError
+from peacewatch.ledger import Ledger, Store
+from peacewatch.metrics import Metrics
+from peacewatch.models import DEAD_LETTERS, DeadLetter, changelog
+from peacewatch.sqlite import open_state
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS notes (
+    name TEXT PRIMARY KEY, part INTEGER NOT NULL, body TEXT, sig BLOB
+) WITHOUT ROWID;
+"""
+
+
+@pytest.fixture
+def events(tmp_path: Path) -> Iterator[EventBus]:
+    bus = EventBus(EmbeddedBus(tmp_path / "bus.sqlite3"), prefix="t", partitions=2,
+                   replication_factor=1)
+    bus.ensure_topics()
+    yield bus
+    bus.close()
+
+
+def ledger_on(path: Path, events: EventBus) -> Ledger:
+    db = open_state(path, error=ProcessorError, what="test state", schema=SCHEMA)
+    return Ledger(db, threading.RLock(), name="classify", stores=[Store("notes", ("name",))],
+                  events=events, metrics=Metrics(), error=ProcessorError, group="g")
+
+
+def note(ledger: Ledger, name: str, part: int, body: str | None) -> None:
+    with ledger.transaction() as db:
+        if body is None:
+            db.execute("DELETE FROM notes WHERE name = ?", (name,))
+        else:
+            db.execute("INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?)",
+                       (name, part, body, bytes([1, 2, 255])))
+        ledger.advance("in", part, 7)
+
+
+def notes(ledger: Ledger) -> dict[str, tuple[int, str, bytes]]:
+    return {n: (p, b, s) for n, p, b, s in ledger.db.execute("SELECT * FROM notes")}
+
+
+def test_offsets_never_move_back(tmp_path: Path, events: EventBus) -> None:
+    ledger = ledger_on(tmp_path / "a.sqlite3", events)
+    with ledger.transaction():
+        assert ledger.next_offset("t", 0) == 0
+        ledger.advance("t", 0, 6)
+        ledger.advance("t", 0, 4)
+    assert ledger.next_offset("t", 0) == 6 and ledger.next_offset("t", 1) == 0
+
+
+def test_a_failed_transaction_leaves_no_change_behind(tmp_path: Path, events: EventBus) -> None:
+    ledger = ledger_on(tmp_path / "a.sqlite3", events)
+    with pytest.raises(RuntimeError), ledger.transaction() as db:
+        db.execute("INSERT INTO notes VALUES ('x', 0, 'b', NULL)")
+        raise RuntimeError("boom")
+    assert ledger.db.execute("SELECT count(*) FROM ledger_changes").fetchone()[0] == 0
+
+
+def test_another_host_restores_a_partition_from_the_changelog(
+        tmp_path: Path, events: EventBus) -> None:
+    first = ledger_on(tmp_path / "a.sqlite3", events)
+    note(first, "kept", 0, "one")
+    note(first, "kept", 0, "two")  # only the latest is published
+    note(first, "gone", 0, "x")
+    note(first, "gone", 0, None)
+    note(first, "elsewhere", 1, "p1")
+    with first.transaction():
+        first.add_outbox(0, DEAD_LETTERS, DeadLetter.of(
+            topic="t", partition=0, offset=0, key=None, value=b"v", error="e", group="g"))
+    publisher = events.publisher()
+    first.publish(publisher, {0, 1})
+    assert first.outbox() == []
+    log = events.bus.read_partitions(events.topic(changelog("classify")), [0])[0]
+    assert [r.key for r in log].count('notes:["kept"]') == 1
+
+    second = ledger_on(tmp_path / "b.sqlite3", events)
+    assert second.restore({0}) > 0
+    assert notes(second) == {"kept": (0, "two", bytes([1, 2, 255]))}
+    assert second.next_offset("in", 0) == 7 and second.next_offset("in", 1) == 0
+    # Restoring logs nothing again.
+    assert second.db.execute("SELECT count(*) FROM ledger_changes").fetchone()[0] == 0
+
+
+def test_restore_drops_what_this_host_did_not_publish(tmp_path: Path, events: EventBus) -> None:
+    ledger = ledger_on(tmp_path / "a.sqlite3", events)
+    note(ledger, "published", 0, "p")
+    ledger.publish(events.publisher(), {0})
+    note(ledger, "unpublished", 0, "u")
+    ledger.restore({0})
+    assert set(notes(ledger)) == {"published"}
+
+
+def test_an_empty_changelog_is_filled_from_the_local_rows(tmp_path: Path,
+                                                          events: EventBus) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO notes VALUES ('before', 1, 'kept before changelogs', NULL)")
+    db.commit()
+    db.close()
+    ledger = ledger_on(path, events)
+    assert ledger.restore({1}) == 0
+    assert set(notes(ledger)) == {"before"}
+    ledger.publish(events.publisher(), {1})
+    assert set(notes(ledger_on_restored(tmp_path, events))) == {"before"}
+
+
+def ledger_on_restored(tmp_path: Path, events: EventBus) -> Ledger:
+    other = ledger_on(tmp_path / "other.sqlite3", events)
+    other.restore({0, 1})
+    return other
+
+
+def test_the_embedded_bus_compacts_a_changelog(tmp_path: Path) -> None:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite3")
+    events = EventBus(bus, prefix="t", partitions=1, replication_factor=1)
+    events.ensure_topics()
+    topic = events.topic(changelog("alerts"))
+    producer = bus.producer()
+    for i in range(embedded._COMPACT_EVERY):
+        producer.publish(topic, str(i).encode(), f"k{i % 3}", partition=0)
+    producer.flush()
+    assert sorted(r.value for r in bus.read_partitions(topic, [0])[0]) == [
+        str(embedded._COMPACT_EVERY - n).encode() for n in (3, 2, 1)]
+
+
+def test_a_partition_found_as_this_host_left_it_keeps_its_local_rows(
+        tmp_path: Path, events: EventBus) -> None:
+    here = ledger_on(tmp_path / "a.sqlite3", events)
+    here.restore({0})
+    note(here, "published", 0, "p")
+    here.publish(events.publisher(), {0})
+    note(here, "not yet", 0, "u")
+    here.restore({0})  # no one wrote since: the checkpoint is the changelog's end
+    assert set(notes(here)) == {"published", "not yet"}
+
+    there = ledger_on(tmp_path / "b.sqlite3", events)
+    there.restore({0})
+    note(there, "elsewhere", 0, "e")
+    there.publish(events.publisher(), {0})
+    here.restore({0})  # another host wrote: its changelog is the state
+    assert set(notes(here)) == {"published", "elsewhere"}
