@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -502,3 +502,76 @@ def run_check(config: Path) -> subprocess.CompletedProcess[str]:
 def toml_str(value: object) -> str:
     """A TOML basic string (JSON's escapes are TOML's)."""
     return json.dumps(str(value))
+
+
+def loopback_collectors_toml(feed_lists: Sequence[Path]) -> str:
+    """The collectors' tables of a pipeline under test: no documents, only the given feed
+    lists (loopback addresses only), each feed polled every one or two seconds."""
+    lists = ", ".join(toml_str(p) for p in feed_lists)
+    return f"""[collectors]
+documents = []
+baseline_documents = []
+feed_lists = [{lists}]
+allow_networks = ["127.0.0.1/32"]
+[collectors.schedule]
+min_interval_s = 1
+max_interval_s = 2
+jitter = 0
+"""
+
+
+@dataclass(frozen=True)
+class KafkaWorker:
+    """What differs between the workers (the "hosts") of one pipeline on one Kafka."""
+
+    name: str
+    bootstrap: str
+    prefix: str
+    partitions: int
+    grace_period_s: float
+
+
+def write_kafka_worker_config(tmp_path: Path, worker: KafkaWorker, *, feeds: Path, hook: str,
+                              join_threshold: float) -> Path:
+    """A worker's config: its own data_dir, the shared topics, every development sent at once
+    to one Slack-like endpoint. The caller says why its stories join at ``join_threshold``."""
+    config = tmp_path / f"{worker.name}.toml"
+    config.write_text(f"""
+data_dir = {toml_str(tmp_path / f"data-{worker.name}")}
+seeds_dir = {toml_str(tmp_path / 'seeds')}
+[bus]
+topic_prefix = "{worker.prefix}"
+partitions = {worker.partitions}
+[bus.kafka]
+bootstrap_servers = ["{worker.bootstrap}"]
+session_timeout_s = 6
+[metrics]
+port = 0
+[desk]
+port = 0
+[daemon]
+grace_period_s = {worker.grace_period_s}
+{loopback_collectors_toml([feeds])}
+[collectors.http]
+user_agent = "peacewatch-e2e/{worker.name}"
+[processors.stories]
+join_threshold = {join_threshold}
+[alerts.receivers.slack]
+kind = "slack"
+webhook_url = "{hook}"
+rate_per_s = 50
+burst = 50
+[alerts.default_route]
+receivers = ["slack"]
+group_by = ["issue", "story"]
+group_wait_s = 0
+group_interval_s = 0
+""", encoding="utf-8")
+    return config
+
+
+def owned_partitions(worker: Peacewatch, topic_suffix: str) -> set[int]:
+    """The partitions of a topic a worker reports consumer lag for: the ones it owns."""
+    return {int(dict(labels)["partition"]) for (name, labels) in worker.samples()
+            if name == "peacewatch_consumer_lag_messages"
+            and dict(labels)["topic"].endswith(topic_suffix)}

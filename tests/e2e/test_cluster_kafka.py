@@ -21,6 +21,7 @@ from e2e_kit import (
     Peacewatch,
     Stream,
     Webhook,
+    loopback_collectors_toml,
     toml_str,
     wait_until,
     watchlist_of,
@@ -65,15 +66,7 @@ session_timeout_s = 6
 port = 0
 [daemon]
 grace_period_s = {GRACE_S}
-[collectors]
-documents = []
-baseline_documents = []
-feed_lists = [{toml_str(feeds)}]
-allow_networks = ["127.0.0.1/32"]
-[collectors.schedule]
-min_interval_s = 1
-max_interval_s = 2
-jitter = 0
+{loopback_collectors_toml([feeds])}
 [alerts.receivers.hook]
 kind = "webhook"
 url = {toml_str(hook.url)}

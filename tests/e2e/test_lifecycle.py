@@ -19,6 +19,7 @@ from e2e_kit import (
     Mailbox,
     Peacewatch,
     SlackLike,
+    loopback_collectors_toml,
     run_check,
     toml_str,
     wait_until,
@@ -54,7 +55,6 @@ PRISONER_HEADLINE = "Russia and Ukraine carry out a prisoner exchange of 150 sol
 def write_config(tmp_path: Path, feed_lists: list[Path], *, hook: str,
                  name: str = "peacewatch.toml", extra: str = "", receivers: str = "") -> Path:
     config = tmp_path / name
-    lists = ", ".join(toml_str(p) for p in feed_lists)
     config.write_text(f"""
 data_dir = {toml_str(tmp_path / 'data')}
 [metrics]
@@ -63,15 +63,7 @@ port = 0
 port = 0
 [daemon]
 grace_period_s = {GRACE_S}
-[collectors]
-documents = []
-baseline_documents = []
-feed_lists = [{lists}]
-allow_networks = ["127.0.0.1/32"]
-[collectors.schedule]
-min_interval_s = 1
-max_interval_s = 2
-jitter = 0
+{loopback_collectors_toml(feed_lists)}
 {extra}
 [alerts.receivers.slack]
 kind = "slack"

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_kit import FeedHub, Mailbox, SlackLike, write_feed_list
+from e2e_kit import FeedHub, Mailbox, SlackLike, loopback_collectors_toml, write_feed_list
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,15 +50,7 @@ session_timeout_s = 6
 port = 0
 [desk]
 port = 0
-[collectors]
-documents = []
-baseline_documents = []
-feed_lists = ["{feeds}"]
-allow_networks = ["127.0.0.1/32"]
-[collectors.schedule]
-min_interval_s = 1
-max_interval_s = 2
-jitter = 0
+{loopback_collectors_toml([feeds])}
 [alerts.receivers.slack]
 kind = "slack"
 webhook_url = "{hook}"

@@ -22,12 +22,14 @@ import pytest
 from e2e_kit import (
     FeedHub,
     Headlines,
+    KafkaWorker,
     Peacewatch,
     SlackLike,
-    toml_str,
+    owned_partitions,
     wait_until,
     watchlist_of,
     write_feed_list,
+    write_kafka_worker_config,
 )
 from kafka.partitioner.default import murmur2
 
@@ -49,60 +51,6 @@ WATCHLIST = watchlist_of(ISSUES)
 def partition_of(key: str) -> int:
     """Where Kafka's default partitioner (murmur2) puts a message with this key."""
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
-def write_config(tmp_path: Path, name: str, *, bootstrap: str, prefix: str, feeds: Path,
-                 hook: str) -> Path:
-    config = tmp_path / f"{name}.toml"
-    config.write_text(f"""
-data_dir = {toml_str(tmp_path / name)}
-seeds_dir = {toml_str(tmp_path / 'seeds')}
-[bus]
-topic_prefix = "{prefix}"
-partitions = {PARTITIONS}
-[bus.kafka]
-bootstrap_servers = ["{bootstrap}"]
-session_timeout_s = 6
-[metrics]
-port = 0
-[desk]
-port = 0
-[daemon]
-grace_period_s = {GRACE_S}
-[collectors]
-documents = []
-baseline_documents = []
-feed_lists = [{toml_str(feeds)}]
-allow_networks = ["127.0.0.1/32"]
-[collectors.http]
-user_agent = "peacewatch-e2e/{name}"
-[collectors.schedule]
-min_interval_s = 1
-max_interval_s = 2
-jitter = 0
-[processors.stories]
-# Every item here is an event of its own (its invented words are its own): the clusterer must
-# not take two for one story for sharing the issue's words alone.
-join_threshold = 0.6
-[alerts.receivers.slack]
-kind = "slack"
-webhook_url = "{hook}"
-rate_per_s = 50
-burst = 50
-[alerts.default_route]
-receivers = ["slack"]
-group_by = ["issue", "story"]
-group_wait_s = 0
-group_interval_s = 0
-""", encoding="utf-8")
-    return config
-
-
-def owned_partitions(worker: Peacewatch, topic_suffix: str) -> set[int]:
-    """The partitions of a topic a worker reports consumer lag for: the ones it owns."""
-    return {int(dict(labels)["partition"]) for (name, labels) in worker.samples()
-            if name == "peacewatch_consumer_lag_messages"
-            and dict(labels)["topic"].endswith(topic_suffix)}
 
 
 def pollers_by_feed(hub: FeedHub, since: float, until: float = float("inf")) -> dict[str, set[str]]:
@@ -133,8 +81,11 @@ def test_two_collectors_and_two_processors_share_the_work_and_hand_it_over(
     (tmp_path / "seeds" / "watchlist.toml").write_text(WATCHLIST, encoding="utf-8")
     feeds = write_feed_list(tmp_path / "feeds.toml", {f: feed_hub.url(f) for f in FEEDS})
     names = ["collect-a", "collect-b", "process-a", "process-b", "alert"]
-    configs = {n: write_config(tmp_path, n, bootstrap=kafka_bootstrap, prefix=f"so-{unique}",
-                               feeds=feeds, hook=slack_like.url) for n in names}
+    # Every item here is an event of its own (its invented words are its own): the clusterer must
+    # not take two for one story for sharing the issue's words alone.
+    configs = {n: write_kafka_worker_config(
+        tmp_path, KafkaWorker(n, kafka_bootstrap, f"so-{unique}", PARTITIONS, GRACE_S),
+        feeds=feeds, hook=slack_like.url, join_threshold=0.6) for n in names}
     workers = {n: peacewatch(configs[n], n.split("-")[0], name=n) for n in names}
 
     def all_tails() -> str:

@@ -23,13 +23,15 @@ import pytest
 from e2e_kit import (
     FeedHub,
     Headlines,
+    KafkaWorker,
     Peacewatch,
     SlackLike,
     Stream,
-    toml_str,
+    owned_partitions,
     wait_until,
     watchlist_of,
     write_feed_list,
+    write_kafka_worker_config,
 )
 from kafka.partitioner.default import murmur2
 
@@ -57,60 +59,6 @@ STAGES = ("collect", "process", "alert")
 
 def partition_of(key: str) -> int:
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
-def write_config(tmp_path: Path, host: str, *, bootstrap: str, prefix: str, feeds: Path,
-                 hook: str) -> Path:
-    config = tmp_path / f"host-{host}.toml"
-    config.write_text(f"""
-data_dir = {toml_str(tmp_path / f"data-{host}")}
-seeds_dir = {toml_str(tmp_path / 'seeds')}
-[bus]
-topic_prefix = "{prefix}"
-partitions = {PARTITIONS}
-[bus.kafka]
-bootstrap_servers = ["{bootstrap}"]
-session_timeout_s = 6
-[metrics]
-port = 0
-[desk]
-port = 0
-[daemon]
-grace_period_s = {GRACE_S}
-[collectors]
-documents = []
-baseline_documents = []
-feed_lists = [{toml_str(feeds)}]
-allow_networks = ["127.0.0.1/32"]
-[collectors.http]
-user_agent = "peacewatch-e2e/{host}"
-[collectors.schedule]
-min_interval_s = 1
-max_interval_s = 2
-jitter = 0
-[processors.stories]
-# Items of the stream share two stems of twelve (0.17): each is a story of its own. The
-# chained reports below share five (0.42): they join.
-join_threshold = 0.35
-[alerts.receivers.slack]
-kind = "slack"
-webhook_url = "{hook}"
-rate_per_s = 50
-burst = 50
-[alerts.default_route]
-receivers = ["slack"]
-group_by = ["issue", "story"]
-group_wait_s = 0
-group_interval_s = 0
-""", encoding="utf-8")
-    return config
-
-
-def owned(worker: Peacewatch, topic_suffix: str) -> set[int]:
-    """The partitions of a topic a worker reports consumer lag for: the ones it owns."""
-    return {int(dict(labels)["partition"]) for (name, labels) in worker.samples()
-            if name == "peacewatch_consumer_lag_messages"
-            and dict(labels)["topic"].endswith(topic_suffix)}
 
 
 def chain(headlines: Headlines, phrase: str) -> tuple[str, str, str]:
@@ -157,15 +105,19 @@ def test_a_lost_host_s_partitions_move_with_their_state(
     feeds = write_feed_list(tmp_path / "feeds.toml",
                             {f: hub.url(f) for f in [*WIRES, *QUIET]})
     prefix = f"to-{unique}"
-    configs = {h: write_config(tmp_path, h, bootstrap=kafka_bootstrap, prefix=prefix,
-                               feeds=feeds, hook=slack_like.url) for h in HOSTS}
+    # Items of the stream share two stems of twelve (0.17): each is a story of its own. The
+    # chained reports below share five (0.42): they join.
+    configs = {h: write_kafka_worker_config(
+        tmp_path, KafkaWorker(h, kafka_bootstrap, prefix, PARTITIONS, GRACE_S), feeds=feeds,
+        hook=slack_like.url, join_threshold=0.35) for h in HOSTS}
     workers = {(h, s): peacewatch(configs[h], s, name=f"{s}-{h}") for h in HOSTS for s in STAGES}
 
     def tails() -> str:
         return "\n".join(w.tail(20) for w in workers.values())
 
     def split(stage: str, topic: str) -> bool:
-        a, b = owned(workers[("a", stage)], topic), owned(workers[("b", stage)], topic)
+        a = owned_partitions(workers[("a", stage)], topic)
+        b = owned_partitions(workers[("b", stage)], topic)
         return bool(a) and bool(b) and not a & b and a | b == set(range(PARTITIONS))
 
     for stage, topic in (("process", "items.classified"), ("alert", "developments")):
@@ -176,11 +128,12 @@ def test_a_lost_host_s_partitions_move_with_their_state(
         tails)
 
     # The story the lost host will have made: on an issue whose stories it owns.
-    victim = next(h for h in HOSTS if any(
-        partition_of(i) in owned(workers[(h, "process")], "items.classified") for i in ISSUES))
+    def stories_of(host: str) -> set[int]:
+        return owned_partitions(workers[(host, "process")], "items.classified")
+
+    victim = next(h for h in HOSTS if any(partition_of(i) in stories_of(h) for i in ISSUES))
     survivor = next(h for h in HOSTS if h != victim)
-    issue = next(i for i in ISSUES
-                 if partition_of(i) in owned(workers[(victim, "process")], "items.classified"))
+    issue = next(i for i in ISSUES if partition_of(i) in stories_of(victim))
     first, second, third = chain(headlines, ISSUES[issue])
     stream = Stream(hub, WIRES, headlines, interval_s=0.3).start()
     try:
@@ -202,7 +155,7 @@ def test_a_lost_host_s_partitions_move_with_their_state(
         time.sleep(1.0)
         hub.add(WIRES[2], third, f"{third}.")
         wait_until("the survivor to own every partition", lambda: all(
-            owned(workers[(survivor, s)], t) == set(range(PARTITIONS))
+            owned_partitions(workers[(survivor, s)], t) == set(range(PARTITIONS))
             for s, t in (("process", "items.raw"), ("process", "items.classified"),
                          ("alert", "developments"))), 60, 0.5, tails)
         time.sleep(3.0)  # stream items after the takeover
