@@ -66,9 +66,15 @@ seeds_dir = {toml_str(seeds)}
 {bus}
 [metrics]
 port = 0
+[desk]
+port = 0
 [daemon]
 grace_period_s = {GRACE_S}
 {loopback_collectors_toml([feeds])}
+[processors.stories]
+# The stream's items share two of about twelve stems (a resemblance of 0.17): each must be
+# a story of its own.
+join_threshold = 0.35
 [alerts.receivers.hook]
 kind = "webhook"
 url = {toml_str(hook.url)}
