@@ -575,3 +575,42 @@ def owned_partitions(worker: Peacewatch, topic_suffix: str) -> set[int]:
     return {int(dict(labels)["partition"]) for (name, labels) in worker.samples()
             if name == "peacewatch_consumer_lag_messages"
             and dict(labels)["topic"].endswith(topic_suffix)}
+
+
+def write_webhook_pipeline_config(tmp_path: Path, *, bus: str, issues: dict[str, str],
+                                  feeds: dict[str, str], hook_url: str,
+                                  grace_period_s: float) -> Path:
+    """A whole pipeline on ``bus`` (its [bus] tables) fed by loopback feeds of a ``Stream``,
+    every development sent at once to one webhook."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir(exist_ok=True)
+    (seeds / "watchlist.toml").write_text(watchlist_of(issues), encoding="utf-8")
+    feed_list = write_feed_list(tmp_path / "feeds.toml", feeds)
+    config = tmp_path / "peacewatch.toml"
+    config.write_text(f"""
+data_dir = {toml_str(tmp_path / 'data')}
+seeds_dir = {toml_str(seeds)}
+{bus}
+[metrics]
+port = 0
+[desk]
+port = 0
+[daemon]
+grace_period_s = {grace_period_s}
+{loopback_collectors_toml([feed_list])}
+[processors.stories]
+# A stream's items share two of about twelve stems (a resemblance of 0.17): each must be a
+# story of its own.
+join_threshold = 0.35
+[alerts.receivers.hook]
+kind = "webhook"
+url = {toml_str(hook_url)}
+rate_per_s = 50
+burst = 50
+[alerts.default_route]
+receivers = ["hook"]
+group_by = ["issue", "story"]
+group_wait_s = 0
+group_interval_s = 0
+""", encoding="utf-8")
+    return config

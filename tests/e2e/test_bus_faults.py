@@ -28,11 +28,9 @@ from e2e_kit import (
     Peacewatch,
     Stream,
     Webhook,
-    loopback_collectors_toml,
     toml_str,
     wait_until,
-    watchlist_of,
-    write_feed_list,
+    write_webhook_pipeline_config,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -55,38 +53,9 @@ def webhook() -> Iterator[Webhook]:
 
 
 def write_config(tmp_path: Path, feed_hub: FeedHub, hook: Webhook, bus: str) -> Path:
-    seeds = tmp_path / "seeds"
-    seeds.mkdir(exist_ok=True)
-    (seeds / "watchlist.toml").write_text(watchlist_of(ISSUES), encoding="utf-8")
-    feeds = write_feed_list(tmp_path / "feeds.toml", {f: feed_hub.url(f) for f in FEEDS})
-    config = tmp_path / "peacewatch.toml"
-    config.write_text(f"""
-data_dir = {toml_str(tmp_path / 'data')}
-seeds_dir = {toml_str(seeds)}
-{bus}
-[metrics]
-port = 0
-[desk]
-port = 0
-[daemon]
-grace_period_s = {GRACE_S}
-{loopback_collectors_toml([feeds])}
-[processors.stories]
-# The stream's items share two of about twelve stems (a resemblance of 0.17): each must be
-# a story of its own.
-join_threshold = 0.35
-[alerts.receivers.hook]
-kind = "webhook"
-url = {toml_str(hook.url)}
-rate_per_s = 50
-burst = 50
-[alerts.default_route]
-receivers = ["hook"]
-group_by = ["issue", "story"]
-group_wait_s = 0
-group_interval_s = 0
-""", encoding="utf-8")
-    return config
+    return write_webhook_pipeline_config(
+        tmp_path, bus=bus, issues=ISSUES, feeds={f: feed_hub.url(f) for f in FEEDS},
+        hook_url=hook.url, grace_period_s=GRACE_S)
 
 
 def kafka_bus(bootstrap: str, *, startup_wait_s: float = 60) -> str:

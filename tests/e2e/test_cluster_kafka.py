@@ -21,11 +21,9 @@ from e2e_kit import (
     Peacewatch,
     Stream,
     Webhook,
-    loopback_collectors_toml,
     toml_str,
     wait_until,
-    watchlist_of,
-    write_feed_list,
+    write_webhook_pipeline_config,
 )
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
@@ -46,45 +44,17 @@ def webhook() -> Iterator[Webhook]:
 
 def write_config(tmp_path: Path, bootstrap: str, prefix: str, feed_hub: FeedHub,
                  hook: Webhook) -> Path:
-    seeds = tmp_path / "seeds"
-    seeds.mkdir()
-    (seeds / "watchlist.toml").write_text(watchlist_of(ISSUES), encoding="utf-8")
-    feeds = write_feed_list(tmp_path / "feeds.toml", {f: feed_hub.url(f) for f in FEEDS})
     servers = ", ".join(toml_str(s) for s in bootstrap.split(","))
-    config = tmp_path / "peacewatch.toml"
-    config.write_text(f"""
-data_dir = {toml_str(tmp_path / 'data')}
-seeds_dir = {toml_str(seeds)}
-[bus]
+    bus = f"""[bus]
 topic_prefix = "{prefix}"
 partitions = {PARTITIONS}
 replication_factor = 3
 [bus.kafka]
 bootstrap_servers = [{servers}]
-session_timeout_s = 6
-[metrics]
-port = 0
-[desk]
-port = 0
-[daemon]
-grace_period_s = {GRACE_S}
-{loopback_collectors_toml([feeds])}
-[processors.stories]
-# The stream's items share two of about twelve stems (a resemblance of 0.17): each must be
-# a story of its own.
-join_threshold = 0.35
-[alerts.receivers.hook]
-kind = "webhook"
-url = {toml_str(hook.url)}
-rate_per_s = 50
-burst = 50
-[alerts.default_route]
-receivers = ["hook"]
-group_by = ["issue", "story"]
-group_wait_s = 0
-group_interval_s = 0
-""", encoding="utf-8")
-    return config
+session_timeout_s = 6"""
+    return write_webhook_pipeline_config(
+        tmp_path, bus=bus, issues=ISSUES, feeds={f: feed_hub.url(f) for f in FEEDS},
+        hook_url=hook.url, grace_period_s=GRACE_S)
 
 
 class ClusterView:
