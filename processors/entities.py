@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from peacewatch.errors import ConfigError
 from peacewatch.settings import parse_toml_model
-from processors.patterns import TermSet, compile_terms
+from processors.patterns import TermIndex
 from processors.text import fold
 
 
@@ -41,16 +41,14 @@ class Entities:
         ids = [e.id for e in specs.entities]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"entities: ids must be unique ({len(ids) - len(set(ids))} repeat)")
-        self._terms: tuple[tuple[str, TermSet], ...] = tuple(
-            (e.id, compile_terms(e.terms, {})) for e in specs.entities)
+        self._index = TermIndex((e.id, e.terms) for e in specs.entities)
 
     def __len__(self) -> int:
-        return len(self._terms)
+        return len(self._index)
 
     def found_in(self, text: str) -> frozenset[str]:
         folded = fold(text)
-        lowered = folded.lower()
-        return frozenset(i for i, terms in self._terms if terms.search(folded, lowered))
+        return frozenset(self._index.found(folded, folded.lower()))
 
 
 def load_entities(path: Path) -> Entities:

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from re import _constants as _c  # type: ignore[attr-defined]  # re's own parse tree
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any
 
 from peacewatch.errors import ConfigError
 
@@ -39,6 +42,9 @@ _GAP = r"[\s-]+"
 _HYPHEN = r"[\s-]?"
 _STEM = rf"{_WORDCHAR}*"
 _END = ""  # trie key of "a term ends here"
+# A raw term that begins at a word boundary: ``\b``, perhaps after lookbehinds (zero-width, so
+# the boundary is still at the term's start): ``(?<!diego )\bcosta``.
+_BOUNDED_RAW = re.compile(r"(?:\(\?<[=!][^()]*\))*\\b")
 
 
 def _atoms(text: str) -> list[str]:
@@ -145,22 +151,29 @@ def alternation(terms: Iterable[str]) -> tuple[str | None, str | None]:
     """Regex sources for a list of terms: (against lower-cased text, against text as written).
 
     Plain terms become one trie behind a single word-start check; raw terms are alternatives
-    of their own; case-sensitive terms form the second source (None when there are none).
+    of their own; case-sensitive terms form the second source, a trie of their own (None when
+    there are none).
     """
-    trie = _Node()
+    trie, raw, exact = _parts(terms)
+    branches = ([trie] if trie else []) + raw
+    return ("|".join(branches) or None), exact
+
+
+def _parts(terms: Iterable[str]) -> tuple[str | None, list[str], str | None]:
+    """The plain terms' trie, the raw terms, and the case-sensitive terms' trie (sources)."""
+    trie, exact = _Node(), _Node()
     raw: list[str] = []
-    exact: list[str] = []
     for term in dict.fromkeys(terms):
         if term.startswith("re:"):
             raw.append(_raw(term))
         elif term.startswith("="):
-            exact.append(term_regex(term))
+            exact.add(_atoms_cs(term[1:]))
         else:
             trie.add(_atoms(term))
-    branches = ([rf"\b{trie.regex()[0]}"] if trie.children else []) + raw
-    if not branches and not exact:
+    if not trie.children and not raw and not exact.children:
         raise ConfigError("a pattern list is empty")
-    return ("|".join(branches) or None), ("|".join(exact) or None)
+    return (rf"\b{trie.regex()[0]}" if trie.children else None, raw,
+            f"{_WORD_START}{exact.regex()[0]}" if exact.children else None)
 
 
 def start_scanners(terms: Iterable[str]) -> tuple[re.Pattern[str] | None,
@@ -171,14 +184,79 @@ def start_scanners(terms: Iterable[str]) -> tuple[re.Pattern[str] | None,
     Inside a lookahead, ``re`` tries every branch at every position. Plain and case-sensitive
     terms all begin at a word start, and so do raw terms written with a leading ``\\b``; when
     every term does, that one test stands outside the lookahead and rejects most positions
-    before any branch is tried (several times faster on news text).
+    before any branch is tried. Raw terms are the costly branches (each is tried in turn at
+    every word); those whose first letters are known wait behind one trie of those letters,
+    which turns most words away at their first or second letter.
     """
     terms = list(terms)
-    lower, exact = alternation(terms)
-    bounded = all(t[3:].startswith("\\b") for t in terms if t.startswith("re:"))
+    trie, raw, exact = _parts(terms)
+    heads_of = {source: _heads(source) for source in raw}
+    gated = [source for source, found in heads_of.items() if found is not None]
+    heads = _Node()
+    for source in gated:
+        for head in heads_of[source] or ():
+            heads.add([re.escape(c) for c in head])
+    branches = ([trie] if trie else []) + [r for r in raw if r not in gated]
+    if gated:
+        branches.append(f"(?={heads.regex()[0]})(?:{'|'.join(gated)})")
+    bounded = all(_BOUNDED_RAW.match(t, 3) for t in terms if t.startswith("re:"))
     guard = r"\b" if bounded else ""
-    return (re.compile(f"{guard}(?=(?:{lower}))") if lower else None,
+    return (re.compile(f"{guard}(?=(?:{'|'.join(branches)}))") if branches else None,
             re.compile(f"{_WORD_START}(?=(?:{exact}))") if exact else None)
+
+
+_HEAD_CHARS = 3  # how many first characters the raw terms' gate looks at
+_MAX_HEADS = 400
+
+
+def _heads(source: str) -> frozenset[str] | None:
+    """Strings one of which every match of the regex ``source`` begins with (at most
+    ``_HEAD_CHARS`` long), or None when its first character is not known (``\\w``, ``.``)."""
+    try:
+        parsed = _parser.parse(source)
+    except (re.error, RecursionError):
+        return None
+    if parsed.state.flags & re.IGNORECASE:
+        return None
+    found = _extend("", list(parsed))
+    return frozenset(found) if found is not None and len(found) <= _MAX_HEADS else None
+
+
+def _extend(prefix: str, items: list[Any]) -> set[str] | None:
+    if len(prefix) >= _HEAD_CHARS:
+        return {prefix}
+    if not items:
+        return {prefix} if prefix else None
+    (op, av), rest = items[0], items[1:]
+    if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+        return _extend(prefix, rest)  # zero-width
+    if op is _c.LITERAL:
+        return _extend(prefix + chr(av), rest)
+    if op is _c.SUBPATTERN:
+        if av[1] & re.IGNORECASE:  # (?i:...): letters of either case
+            return {prefix} if prefix else None
+        return _extend(prefix, [*av[-1], *rest])
+    if op is _c.BRANCH:
+        return _union(_extend(prefix, [*alt, *rest]) for alt in av[1])
+    if op is _c.IN and all(o is _c.LITERAL for o, _ in av) and len(av) <= 12:
+        return _union(_extend(prefix + chr(c), rest) for _, c in av)
+    if op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+        low, high, body = av
+        if high == 0:
+            return _extend(prefix, rest)
+        again = [(op, (max(low - 1, 0), high if high == _c.MAXREPEAT else high - 1, body))]
+        once = _extend(prefix, [*body, *again, *rest])
+        return once if low else _union([once, _extend(prefix, rest)])
+    return {prefix} if prefix else None  # a class or a wildcard: the prefix so far is all
+
+
+def _union(parts: Iterable[set[str] | None]) -> set[str] | None:
+    out: set[str] = set()
+    for part in parts:
+        if part is None or len(out) > _MAX_HEADS:
+            return None
+        out |= part
+    return out
 
 
 class TermSet:
@@ -219,3 +297,66 @@ class TermSet:
 def compile_terms(terms: Iterable[str], groups: Mapping[str, Iterable[str]]) -> TermSet:
     """Compile a list of terms (with groups) into a ``TermSet``."""
     return TermSet(*alternation(expand(terms, groups)))
+
+
+class TermIndex:
+    """Which of many named term lists a text contains, found in one scan.
+
+    Searching each list on its own costs one pass over the text per list (the entity file has
+    hundreds). Here one zero-width scan finds every position where some term starts; a list is
+    then tried only at those positions, and only when one of its terms can start with the
+    character found there. The answer is the one each list's own ``search`` would give.
+    """
+
+    __slots__ = ("_by_first", "_exact", "_names", "_scan_exact", "_scan_lower", "_sets",
+                 "_wild")
+
+    def __init__(self, named: Iterable[tuple[str, Iterable[str]]]) -> None:
+        names: list[str] = []
+        sets: list[TermSet] = []
+        by_first: dict[str, list[int]] = {}
+        wild: list[int] = []  # lists with a raw term: any start may be theirs
+        exact: list[int] = []  # lists with a case-sensitive term
+        every: list[str] = []
+        for n, (name, given) in enumerate(named):
+            terms = list(given)
+            names.append(name)
+            sets.append(compile_terms(terms, {}))
+            every += terms
+            for term in terms:
+                first = term[:1].lower()
+                if term.startswith("="):
+                    exact.append(n)
+                elif term.startswith("re:") or len(first) != 1:
+                    wild.append(n)
+                else:
+                    by_first.setdefault(first, []).append(n)
+        self._names = tuple(names)
+        self._sets = tuple(sets)
+        self._by_first = {c: tuple(dict.fromkeys(ids)) for c, ids in by_first.items()}
+        self._wild = tuple(dict.fromkeys(wild))
+        self._exact = tuple(dict.fromkeys(exact))
+        self._scan_lower, self._scan_exact = (start_scanners(every) if every
+                                              else (None, None))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def found(self, text: str, lowered: str) -> list[str]:
+        """The names of the lists with a term in the text (``lowered``: the text lower-cased,
+        as ``TermSet.search`` takes it), in the order they were given."""
+        hits: set[int] = set()
+        if self._scan_lower is not None:
+            for m in self._scan_lower.finditer(lowered):
+                pos = m.start()
+                for n in (*self._by_first.get(lowered[pos], ()), *self._wild):
+                    pattern = self._sets[n].lower
+                    if n not in hits and pattern is not None and pattern.match(lowered, pos):
+                        hits.add(n)
+        if self._scan_exact is not None:
+            for m in self._scan_exact.finditer(text):
+                for n in self._exact:
+                    pattern = self._sets[n].exact
+                    if n not in hits and pattern is not None and pattern.match(text, m.start()):
+                        hits.add(n)
+        return [self._names[n] for n in sorted(hits)]

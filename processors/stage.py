@@ -132,7 +132,8 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
 
     name = "classify"
     input = RAW_ITEMS
-    stores = (Store("seen", ("item_id",)), Store("exact_keys", ("key",)))
+    # The exact keys are derived from the seen items: rebuilt, not logged.
+    stores = (Store("seen", ("item_id",)),)
 
     @property
     def group(self) -> str:
@@ -168,8 +169,11 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
                                          duplicate_of=duplicate_of)
             for message in fan_out(classified):
                 self.queue(part, CLASSIFIED_ITEMS, message)
-        self.state.mark_seen(item.item_id, part, item.revision, item.content_hash)
+        self.state.mark_seen(item.item_id, part, item.revision, item.content_hash, keys)
         self.state.claim_keys(keys, item.item_id, part)
+
+    def rebuild(self, part: int) -> None:
+        self.state.rebuild_exact_keys(part)
 
     def prune(self) -> bool:
         retention = self.ctx.settings.processors.stories.retention_days * 86400

@@ -6,8 +6,10 @@ so that the owner of a partition owns its rows):
 - the handled offsets and the output events (an outbox) of each step: kept by
   ``peacewatch.ledger``, which also copies every change of the tables below to the step's
   changelog topic, and restores a partition's rows from it when the partition moves here;
-- ``seen`` / ``exact_keys`` (first step): items already classified, by id and revision; the
-  first item that had a canonical URL or content hash.
+- ``seen`` / ``exact_keys`` (first step): items already classified, by id and revision, each
+  with its exact-copy keys; and the first item that had each key. ``exact_keys`` is not logged:
+  it is rebuilt from the seen items (``rebuild_exact_keys``), so an item costs one changelog
+  message, not three.
 - ``placed`` / ``nd_keys`` / ``stories`` / ``developments`` (second step, per issue): items
   placed in stories with their fingerprints, the near-duplicate index, the stories, and every
   development ever emitted (whose id is never emitted again). The index is not logged: it is
@@ -37,7 +39,7 @@ from processors.stories import Seen, Story
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     item_id TEXT PRIMARY KEY, part INTEGER NOT NULL, revision INTEGER NOT NULL,
-    content_hash TEXT NOT NULL, at REAL NOT NULL
+    content_hash TEXT NOT NULL, at REAL NOT NULL, keys TEXT NOT NULL DEFAULT '[]'
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS exact_keys (
     key TEXT PRIMARY KEY, item_id TEXT NOT NULL, part INTEGER NOT NULL, at REAL NOT NULL
@@ -146,6 +148,17 @@ class ProcessorState:
         self.path = path
         self._db = open_state(path, error=ProcessorError, what="processor state", schema=_SCHEMA)
         self._lock = _file_lock(path)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """A state file of the release before: seen items had no keys column, and exact keys
+        were logged (their triggers go; the keys of items seen then are kept locally)."""
+        with self.transaction():
+            columns = {r[1] for r in self._q("PRAGMA table_info(seen)")}
+            if "keys" not in columns:
+                self._q("ALTER TABLE seen ADD COLUMN keys TEXT NOT NULL DEFAULT '[]'")
+            for event in ("insert", "update", "delete"):
+                self._q(f"DROP TRIGGER IF EXISTS ledger_exact_keys_{event}")
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -178,9 +191,13 @@ class ProcessorState:
                       (item_id,)).fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
-    def mark_seen(self, item_id: str, part: int, revision: int, content_hash: str) -> None:
-        self._q("INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?, ?)",
-                (item_id, part, revision, content_hash, time.time()))
+    def mark_seen(self, item_id: str, part: int, revision: int, content_hash: str,
+                  keys: Iterable[str]) -> None:
+        """Keeps the time the item was first seen: the exact keys are rebuilt in that order."""
+        self._q("INSERT INTO seen VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE "
+                "SET part = excluded.part, revision = excluded.revision, "
+                "content_hash = excluded.content_hash, keys = excluded.keys",
+                (item_id, part, revision, content_hash, time.time(), json.dumps(list(keys))))
 
     def exact_owner(self, keys: Iterable[str]) -> str | None:
         for key in keys:
@@ -189,11 +206,19 @@ class ProcessorState:
                 return str(row[0])
         return None
 
-    def claim_keys(self, keys: Iterable[str], item_id: str, part: int) -> None:
-        now = time.time()
+    def claim_keys(self, keys: Iterable[str], item_id: str, part: int,
+                   at: float | None = None) -> None:
+        now = time.time() if at is None else at
         for key in keys:
             self._q("INSERT OR IGNORE INTO exact_keys VALUES (?, ?, ?, ?)",
                     (key, item_id, part, now))
+
+    def rebuild_exact_keys(self, part: int) -> None:
+        """A partition's exact keys again, from its seen items, the first seen first."""
+        self._q("DELETE FROM exact_keys WHERE part = ?", (part,))
+        for item_id, keys, at in self._q("SELECT item_id, keys, at FROM seen WHERE part = ? "
+                                         "ORDER BY at, item_id", (part,)).fetchall():
+            self.claim_keys(json.loads(keys), item_id, part, at)
 
     # -- second step: placed items and the near-duplicate index --------------------------------
 

@@ -76,3 +76,77 @@ def test_cyrillic_terms() -> None:
 def test_bad_terms_are_refused_with_a_reason(terms: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         compile_terms(terms, {})
+
+
+@pytest.mark.parametrize(("source", "heads"), [
+    (r"\btalks\b(?!\s+to)", {"tal"}),
+    (r"\b(?:war|conflict|fighting)\s+end", {"war", "con", "fig"}),
+    (r"\b(?:od|po)\s+krymu", {"od", "po"}),  # shorter than three: the class after is unknown
+    (r"\bseize?d?\b", {"sei"}),
+    (r"(?<!diego )\bcosta\b", {"cos"}),  # a lookbehind takes no character
+    (r"\b\d+[\s-]*point", None),  # a class first: not known
+    (r"(?i)abc", None),  # either case: not known
+    (r"\bx?ab", {"xab", "ab"}),  # an optional first letter: both
+])
+def test_raw_term_heads(source: str, heads: set[str] | None) -> None:
+    from processors.patterns import _heads  # the gate's analysis, on its own
+
+    assert _heads(source) == (frozenset(heads) if heads is not None else None)
+
+
+def _shipped_terms() -> tuple[list[str], list[tuple[str, list[str]]]]:
+    import tomllib
+    from pathlib import Path
+
+    seeds = Path(__file__).resolve().parents[2] / "seeds"
+    watchlist = tomllib.loads((seeds / "watchlist.toml").read_text(encoding="utf-8"))
+    groups = {g["name"]: g["terms"] for g in watchlist.get("groups", [])} if isinstance(
+        watchlist.get("groups"), list) else watchlist.get("groups", {})
+    every = [t for issue in watchlist["issues"] for s in issue["signals"]
+             for t in expand(s["terms"], groups)]
+    entities = tomllib.loads((seeds / "entities.toml").read_text(encoding="utf-8"))
+    return every, [(e["id"], e["terms"]) for e in entities["entities"]]
+
+
+_TEXTS = [
+    "Talks to end the war could end soon, the 28-point peace plan says; talks stalled.",
+    "Since Russia annexed Crimea in 2014, the EU has banned imports of Russian oil and coal.",
+    "Od czasu aneksji Krymu Polska wstrzymała zakupy rosyjskiego gazu; rozmowy pokojowe trwają.",
+    "Seit der Annexion der Krim verhandeln die USA und die EU über Sanktionen und eine Waffenruhe.",
+    "Після анексії Криму Україна вимагає гарантій безпеки; переговори у Стамбулі.",
+    "После присоединения Крыма Москва говорит о перемирии и обмене пленными.",
+    "Diego Costa scored; Costa said the Zaporizhzhia nuclear plant and Putin's fall were discussed.",
+    "The US, the UK and NATO's Rutte met Zelensky in Washington; Witkoff flew to Moscow.",
+]
+
+
+def test_gated_scanner_finds_every_start_the_plain_lookahead_finds() -> None:
+    import re
+
+    from processors.patterns import alternation, start_scanners
+
+    every, entities = _shipped_terms()
+    for terms in (every, [t for _, ts in entities for t in ts]):
+        texts = [*_TEXTS, *(f"x {t.removeprefix('=')} y" for t in terms if t[0] not in "=r@")]
+        gated, _ = start_scanners(terms)
+        lower, _ = alternation(terms)
+        plain = re.compile(f"(?=(?:{lower}))")
+        assert gated is not None
+        for text in texts:
+            lowered = text.lower()
+            assert ([m.start() for m in gated.finditer(lowered)]
+                    == [m.start() for m in plain.finditer(lowered)]), text
+
+
+def test_term_index_answers_as_each_list_searched_alone() -> None:
+    from processors.patterns import TermIndex
+
+    _, entities = _shipped_terms()
+    index = TermIndex(entities)
+    alone = [(name, compile_terms(terms, {})) for name, terms in entities]
+    texts = [*_TEXTS, *(t.removeprefix("=") for _, ts in entities for t in ts
+                        if not t.startswith("re:"))]
+    for text in texts:
+        want = [name for name, terms in alone if terms.search(text, text.lower())]
+        assert index.found(text, text.lower()) == want, text
+    assert len(index) == len(entities)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +35,7 @@ def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
         inside.wait()
         with second.transaction():
             order.append("second")
-            second.mark_seen("second", 0, 0, "h")
+            second.mark_seen("second", 0, 0, "h", [])
 
     thread = threading.Thread(target=write_second)
     thread.start()
@@ -41,7 +43,7 @@ def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
         inside.set()
         thread.join(0.3)  # the second writer is blocked while the first is open
         order.append("first")
-        first.mark_seen("first", 0, 0, "h")
+        first.mark_seen("first", 0, 0, "h", [])
     thread.join(5)
     assert order == ["first", "second"]
     assert first.seen("second") is not None and second.seen("first") is not None
@@ -51,7 +53,7 @@ def test_two_states_on_one_file_write_in_turn(tmp_path: Path) -> None:
 
 def test_a_failed_transaction_leaves_nothing(state: ProcessorState) -> None:
     with pytest.raises(RuntimeError), state.transaction():
-        state.mark_seen("x", 0, 0, "h")
+        state.mark_seen("x", 0, 0, "h", [])
         raise RuntimeError("boom")
     assert state.seen("x") is None
 
@@ -97,7 +99,7 @@ def test_unusable_state_path_is_a_processor_error(tmp_path: Path) -> None:
 def test_each_step_prunes_its_own_tables(state: ProcessorState) -> None:
     old, new = T.timestamp() - 86400, T.timestamp()
     with state.transaction():
-        state.mark_seen("old", 0, 0, "h1")
+        state.mark_seen("old", 0, 0, "h1", ["hash:h1"])
         state.claim_keys(["hash:h1"], "old", 0)
     state.prune_seen(before=time.time() + 1)
     assert state.seen("old") is None and state.exact_owner(["hash:h1"]) is None
@@ -108,3 +110,45 @@ def test_each_step_prunes_its_own_tables(state: ProcessorState) -> None:
     state.prune_stories(index_before=new, stories_before=new)
     assert state.placed("ceasefire", "a") is None
     assert state.placed("ceasefire", "b") is not None
+
+
+def test_exact_keys_are_rebuilt_from_seen_items_first_seen_first(state: ProcessorState) -> None:
+    with state.transaction():
+        state.mark_seen("first", 1, 0, "h1", ["url:a", "hash:h1"])
+        state.claim_keys(["url:a", "hash:h1"], "first", 1)
+        state.mark_seen("copy", 1, 0, "h2", ["url:a", "hash:h2"])
+        state.claim_keys(["url:a", "hash:h2"], "copy", 1)
+        state.mark_seen("first", 1, 1, "h3", ["url:a", "hash:h3"])  # a later revision
+        state.claim_keys(["url:a", "hash:h3"], "first", 1)
+        state.mark_seen("elsewhere", 2, 0, "h4", ["url:b"])
+        state.claim_keys(["url:b"], "elsewhere", 2)
+    before = {k: state.exact_owner([k]) for k in ("url:a", "hash:h1", "hash:h2", "hash:h3",
+                                                  "url:b")}
+    with state.transaction():
+        state.db.execute("DELETE FROM exact_keys")
+        state.rebuild_exact_keys(1)
+    after = {k: state.exact_owner([k]) for k in before}
+    assert before == {"url:a": "first", "hash:h1": "first", "hash:h2": "copy",
+                      "hash:h3": "first", "url:b": "elsewhere"}
+    # Partition 1 comes back as it was, "first" owning the shared URL; 2 was not rebuilt.
+    assert after == {**before, "hash:h1": None, "url:b": None}
+
+
+def test_a_state_file_of_the_release_before_gains_the_keys_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE seen (item_id TEXT PRIMARY KEY, part INTEGER NOT NULL, "
+                   "revision INTEGER NOT NULL, content_hash TEXT NOT NULL, at REAL NOT NULL) "
+                   "WITHOUT ROWID")
+        db.execute("INSERT INTO seen VALUES ('old', 0, 0, 'h', 1.0)")
+        db.commit()
+    state = ProcessorState(path)
+    try:
+        assert state.seen("old") == (0, "h")
+        with state.transaction():
+            state.mark_seen("new", 0, 0, "h2", ["hash:h2"])
+            state.rebuild_exact_keys(0)  # the old row has no keys: nothing to claim for it
+        assert state.exact_owner(["hash:h2"]) == "new"
+        assert state.db.execute("SELECT count(*) FROM exact_keys").fetchone() == (1,)
+    finally:
+        state.close()
