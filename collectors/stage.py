@@ -355,8 +355,8 @@ class CollectorStage(Stage):
         self.log.error("document %s skipped: %s", error.path, error.error)
 
 
-def build(ctx: StageContext) -> Stage:
-    return CollectorStage(ctx)
+def build(ctx: StageContext) -> list[Stage]:
+    return [CollectorStage(ctx)]
 
 
 __all__ = ["CollectorStage", "build", "document_sources", "feeds_to_announce"]

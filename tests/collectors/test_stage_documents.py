@@ -25,7 +25,7 @@ def test_documents_published_once_and_edits_as_updates(
     settings = make_settings(documents=[docs], baseline_documents=[seeds])
     events = bus_for(settings)
 
-    stage = build(context(settings, events))
+    [stage] = build(context(settings, events))
     assert isinstance(stage, CollectorStage)
     assert run_once(stage) == 3
     items = {i.title: i for i in raw_reader(events)}
