@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import datetime, timedelta
-from typing import Any
 
 from alerts.silencing import ActiveSilence, from_settings
 from alerts.store import DeliveryLog
 from peacewatch.errors import ConfigError
 from peacewatch.models import utcnow
 from peacewatch.settings import load_settings
+from peacewatch.stage import Subcommands
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -108,7 +108,7 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "silence", help="mute alerts for an issue, a source or a keyword for a while",
         description="Silenced developments are recorded (status 'silenced'), not notified.")

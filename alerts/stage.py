@@ -310,5 +310,5 @@ class AlertStage(Stage):
             self.store.published(batch[-1][0])
 
 
-def build(ctx: StageContext) -> Stage:
-    return AlertStage(ctx, stage_clock(ctx.settings.daemon.clock))
+def build(ctx: StageContext) -> list[Stage]:
+    return [AlertStage(ctx, stage_clock(ctx.settings.daemon.clock))]

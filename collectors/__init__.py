@@ -14,4 +14,5 @@ Modules, from the outside in:
 - ``sink``, ``state``  publish once: the published-items store and feed health (SQLite)
 - ``documents``  folders of .txt/.md/.html files as items; ``feedlist``: seeds/feeds.toml
 - ``cli``, ``check``  ``peacewatch feeds ...`` and ``peacewatch check``
+- ``package``    the collectors as the core sees them (the ``peacewatch.stages`` entry point)
 """

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from collectors.feedlist import configured_feeds, load_feed_list
 from collectors.fetch import FeedFetcher
@@ -21,9 +20,10 @@ from collectors.safety import AddressPolicy
 from collectors.state import CollectorState
 from peacewatch.models import FeedSpec
 from peacewatch.settings import Settings, load_settings
+from peacewatch.stage import Subcommands
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     feeds = subparsers.add_parser("feeds", help="validate, inspect and try the feed list")
     sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     p = sub.add_parser("validate", help="check feed list files")

@@ -1,8 +1,11 @@
 """The collectors stage: ingest document folders, then poll the feeds this collector owns.
 
-``start`` opens the state, publishes the configured feed lists to the feeds topic (only what
-changed; feeds removed from a list are published as disabled), reads the feeds topic to its end
-and joins the collectors' consumer group. Each ``step`` then:
+The stage is built whole: the state, the publisher and, unless ``poll_feeds`` is off, what polling
+feeds takes (``FeedPolling``: the feeds topic's reader, the group membership, the scheduler, the
+poller and its event loop). ``start`` reads the feeds topic to its end, publishes the configured
+feed lists to it (only what changed; feeds removed from a list are published as disabled), reads
+it to its end again, joins the collectors' consumer group and starts the scheduler. Each ``step``
+then:
 
 1. rescans the document folders when due (the first step always does: seed documents first);
 2. reads new feed specs and the group's partition assignment, and (un)schedules feeds;
@@ -22,6 +25,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from collectors.directory import FeedDirectory, FeedOwnership
@@ -35,7 +39,7 @@ from collectors.scheduler import FeedScheduler
 from collectors.sink import ItemSink, SinkReport
 from collectors.state import CollectorState, feed_health_ledger
 from peacewatch.bus.events import EventPublisher
-from peacewatch.errors import CollectorError, ConfigError, PeacewatchError
+from peacewatch.errors import ConfigError, PeacewatchError
 from peacewatch.models import FEEDS, FeedSpec, RawItem, stable_hash, utcnow
 from peacewatch.settings import Settings
 from peacewatch.stage import Stage, StageContext
@@ -75,19 +79,50 @@ def feeds_to_announce(
     return out
 
 
+@dataclass
+class FeedPolling:
+    """What polling feeds takes; a collector with ``poll_feeds = false`` has none."""
+
+    directory: FeedDirectory
+    ownership: FeedOwnership
+    scheduler: FeedScheduler
+    poller: FeedPoller
+    loop: asyncio.AbstractEventLoop
+
+    @classmethod
+    def open(cls, ctx: StageContext) -> FeedPolling:
+        cfg = ctx.settings.collectors
+        fetcher = FeedFetcher(
+            cfg.http, AddressPolicy(cfg.allow_networks), file_roots=tuple(cfg.feed_folders),
+            allow_any_file=cfg.allow_file_urls)
+        # apscheduler and httpx log every job and request at INFO: thousands of lines a cycle.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        return cls(directory=FeedDirectory(ctx.events, cfg.group),
+                   ownership=FeedOwnership(ctx.events, cfg.group), scheduler=FeedScheduler(),
+                   poller=FeedPoller(fetcher), loop=asyncio.new_event_loop())
+
+    def close(self) -> None:
+        self.scheduler.shutdown()
+        self.loop.run_until_complete(self.poller.fetcher.aclose())
+        self.loop.close()
+        self.ownership.close()
+        self.directory.close()
+
+
 class CollectorStage(Stage):
     name = "collectors"
 
     def __init__(self, ctx: StageContext) -> None:
         super().__init__(ctx)
-        self.state: CollectorState | None = None
-        self.publisher: EventPublisher | None = None
-        self.sink: ItemSink | None = None
-        self.directory: FeedDirectory | None = None
-        self.ownership: FeedOwnership | None = None
-        self.scheduler: FeedScheduler | None = None
-        self.poller: FeedPoller | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        cfg = ctx.settings.collectors
+        self.state = CollectorState(ctx.settings.path(cfg.state_path), ctx.settings.bus.partitions)
+        self.ledger = feed_health_ledger(self.state, ctx.events, ctx.metrics, cfg.group)
+        self.publisher: EventPublisher = ctx.events.publisher()
+        self.sink = ItemSink(self.state, self.publisher, ctx.metrics,
+                             max_item_bytes=cfg.max_item_bytes, group=cfg.group)
+        self.feeds = FeedPolling.open(ctx) if cfg.poll_feeds else None
+        self._stopped = False
         self._next_document_scan = 0.0
         self._missing_folders: set[Path] = set()
         self._wake = threading.Event()
@@ -109,42 +144,20 @@ class CollectorStage(Stage):
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        cfg = self.settings.collectors
-        self.state = CollectorState(self.settings.path(cfg.state_path),
-                                    self.settings.bus.partitions)
-        self.ledger = feed_health_ledger(self.state, self.ctx.events, self.ctx.metrics,
-                                         cfg.group)
-        self.publisher = self.ctx.events.publisher()
-        self.sink = ItemSink(self.state, self.publisher, self.ctx.metrics,
-                             max_item_bytes=cfg.max_item_bytes, group=cfg.group)
-        if cfg.poll_feeds:
-            self._start_feeds()
-
-    def _start_feeds(self) -> None:
+        feeds = self.feeds
+        if feeds is None:
+            return
         cfg = self.settings.collectors
         configured = configured_feeds(cfg.feed_lists, cfg.feed_folders, self.settings.seeds_dir)
-        self.directory = FeedDirectory(self.ctx.events, cfg.group)
-        self.directory.catch_up(_CATCH_UP_S)
-        self._announce(configured)
-        self.directory.catch_up(_CATCH_UP_S)
-        self.ownership = FeedOwnership(self.ctx.events, cfg.group)
-        self._loop = asyncio.new_event_loop()
-        fetcher = FeedFetcher(
-            cfg.http, AddressPolicy(cfg.allow_networks), file_roots=tuple(cfg.feed_folders),
-            allow_any_file=cfg.allow_file_urls)
-        self.poller = FeedPoller(fetcher)
-        # apscheduler and httpx log every job and request at INFO: thousands of lines a cycle.
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        self.scheduler = FeedScheduler()
-        self.scheduler.start()
-        self.ownership.refresh(0.0)
-        self._sync_owned()
+        feeds.directory.catch_up(_CATCH_UP_S)
+        self._announce(feeds, configured)
+        feeds.directory.catch_up(_CATCH_UP_S)
+        feeds.scheduler.start()
+        feeds.ownership.refresh(0.0)
+        self._sync_owned(feeds)
 
-    def _announce(self, configured: Sequence[FeedSpec]) -> None:
-        assert self.directory is not None and self.publisher is not None
-        assert self.state is not None
-        current = {fid: spec for fid, (spec, _part) in self.directory.feeds.items()}
+    def _announce(self, feeds: FeedPolling, configured: Sequence[FeedSpec]) -> None:
+        current = {fid: spec for fid, (spec, _part) in feeds.directory.feeds.items()}
         announced = set(self.state.announced())
         out = feeds_to_announce(configured, current, announced)
         for spec in out:
@@ -157,21 +170,13 @@ class CollectorStage(Stage):
 
     def stop(self) -> None:
         self._wake.set()
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
-            self.scheduler = None
-        if self._loop is not None:
-            if self.poller is not None:
-                self._loop.run_until_complete(self.poller.fetcher.aclose())
-            self._loop.close()
-            self._loop = None
-        for closing in (self.ownership, self.directory, self.publisher):
-            if closing is not None:
-                closing.close()
-        self.ownership = self.directory = self.publisher = None
-        if self.state is not None:
-            self.state.close()
-            self.state = None
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.feeds is not None:
+            self.feeds.close()
+        self.publisher.close()
+        self.state.close()
 
     def prepare_reload(self, settings: Settings) -> Callable[[], None]:
         cfg = settings.collectors
@@ -187,8 +192,6 @@ class CollectorStage(Stage):
     # -- steps -----------------------------------------------------------------------------
 
     def step(self, timeout_s: float) -> int:
-        if self.sink is None:
-            raise CollectorError("collectors stage stepped before start()")
         self.sink.retry()  # what a failed step left, before anything new
         if not self.ctx.bus_up():
             # Nothing is polled while nothing can be published: memory stays bounded, and
@@ -200,21 +203,22 @@ class CollectorStage(Stage):
         if now >= self._next_document_scan:
             self._next_document_scan = now + self.settings.collectors.documents_rescan_s
             done += self.ingest_documents().published
-        if self.scheduler is None:
+        feeds = self.feeds
+        if feeds is None:
             if done == 0:
                 self._wake.wait(timeout_s)
             return done
         if self._reload_pending:
             cfg = self.settings.collectors
             try:
-                self._announce(configured_feeds(cfg.feed_lists, cfg.feed_folders,
-                                                self.settings.seeds_dir))
+                self._announce(feeds, configured_feeds(cfg.feed_lists, cfg.feed_folders,
+                                                       self.settings.seeds_dir))
             except ConfigError as exc:
                 self.log.error("feed lists not published: %s", exc)
             self._reload_pending = False  # not before: a bus error leaves it to the next step
         self.sync_feeds()
-        due = self.scheduler.take_due(self.settings.collectors.schedule.batch_size,
-                                      0.0 if done else timeout_s)
+        due = feeds.scheduler.take_due(self.settings.collectors.schedule.batch_size,
+                                       0.0 if done else timeout_s)
         if due:
             done += self.poll_feeds(due)
         return done
@@ -225,28 +229,26 @@ class CollectorStage(Stage):
         At most once a second: a Kafka consumer only makes progress (joins, rebalances,
         fetches) inside a poll that may wait, so each of the two polls may wait briefly.
         """
-        assert self.directory is not None and self.ownership is not None
+        feeds = self.feeds
         now = time.monotonic()
-        if now < self._next_sync:
+        if feeds is None or now < self._next_sync:
             return
         self._next_sync = now + _SYNC_INTERVAL_S
-        changed = self.directory.poll(_SYNC_POLL_S)
-        self.ownership.refresh(_SYNC_POLL_S)
-        if changed or self.ownership.partitions != self._owned_partitions:
-            self._sync_owned(changed)
+        changed = feeds.directory.poll(_SYNC_POLL_S)
+        feeds.ownership.refresh(_SYNC_POLL_S)
+        if changed or feeds.ownership.partitions != self._owned_partitions:
+            self._sync_owned(feeds, changed)
 
-    def _sync_owned(self, changed: set[str] | None = None) -> None:
+    def _sync_owned(self, feeds: FeedPolling, changed: set[str] | None = None) -> None:
         """Schedule feeds newly owned or changed; unschedule feeds no longer owned."""
-        assert self.directory is not None and self.ownership is not None
-        assert self.scheduler is not None and self.state is not None
-        taken = self.ownership.partitions - self._owned_partitions
+        taken = feeds.ownership.partitions - self._owned_partitions
         if taken:
             # A feed that moved here keeps its health and validators: restored before a poll.
             self.ledger.restore(taken)
-        owned = {fid: spec for fid, (spec, part) in self.directory.feeds.items()
-                 if part in self.ownership.partitions}
+        owned = {fid: spec for fid, (spec, part) in feeds.directory.feeds.items()
+                 if part in feeds.ownership.partitions}
         gone = set(self._owned) - set(owned)
-        self.scheduler.unschedule(gone)
+        feeds.scheduler.unschedule(gone)
         fresh = [fid for fid in owned if fid not in self._owned
                  or (changed is not None and fid in changed)]
         healths = self.state.health(fresh)
@@ -261,22 +263,23 @@ class CollectorStage(Stage):
             if new.disabled:
                 self.log.info("feed %s stays disabled (%s)", fid, new.disabled)
                 continue
-            self.scheduler.schedule(fid, new.next_poll_at)
+            feeds.scheduler.schedule(fid, new.next_poll_at)
         self.state.save_health(updates)
-        self._save_changes()
+        self._save_changes(feeds)
         self._owned = owned
-        self._owned_partitions = set(self.ownership.partitions)
+        self._owned_partitions = set(feeds.ownership.partitions)
         self.ctx.metrics.feeds_active.set(len(owned))
 
     def poll_feeds(self, feed_ids: Sequence[str]) -> int:
         """Poll these feeds now, publish their items, save health, plan their next polls."""
-        assert self._loop is not None and self.poller is not None and self.state is not None
-        assert self.sink is not None and self.scheduler is not None
+        feeds = self.feeds
+        if feeds is None:
+            return 0
         specs = [self._owned[f] for f in feed_ids if f in self._owned]
         healths = self.state.health(s.feed_id for s in specs)
         pairs = [(s, healths.get(s.feed_id) or FeedHealth.new(s.feed_id, s.url, s.interval_s))
                  for s in specs]
-        results = self._loop.run_until_complete(self.poller.poll_many(pairs))
+        results = feeds.loop.run_until_complete(feeds.poller.poll_many(pairs))
         items: list[RawItem] = [item for r in results for item in r.items]
         try:
             report = self.sink.publish(items)
@@ -284,23 +287,22 @@ class CollectorStage(Stage):
             updated = [after_poll(h, r.outcome, time.time(), policy, self.rng)
                        for (_spec, h), r in zip(pairs, results, strict=True)]
             self.state.save_health(updated)
-            self._save_changes()
+            self._save_changes(feeds)
         except PeacewatchError:
             # Their health (validators included) stays as it was, and they are due again:
             # polled once the stage works again, they find what the sink delivered by then.
             for spec, _health in pairs:
-                self.scheduler.schedule(spec.feed_id, time.time())
+                feeds.scheduler.schedule(spec.feed_id, time.time())
             raise
         for health, result in zip(updated, results, strict=True):
             self._record(result, health)
             if health.disabled is None and health.feed_id in self._owned:
-                self.scheduler.schedule(health.feed_id, health.next_poll_at)
+                feeds.scheduler.schedule(health.feed_id, health.next_poll_at)
         return len(results) + report.published
 
-    def _save_changes(self) -> None:
+    def _save_changes(self, feeds: FeedPolling) -> None:
         """Feed health changes of the owned partitions to the changelog."""
-        assert self.ownership is not None and self.publisher is not None
-        self.ledger.publish(self.publisher, self.ownership.partitions)
+        self.ledger.publish(self.publisher, feeds.ownership.partitions)
 
     def _record(self, result: PollResult, health: FeedHealth) -> None:
         metrics = self.ctx.metrics
@@ -326,7 +328,6 @@ class CollectorStage(Stage):
 
     def ingest_documents(self) -> SinkReport:
         """Scan every document folder once and publish what is new or edited."""
-        assert self.sink is not None
         report = SinkReport()
         fetched_at = utcnow()
         for source in document_sources(self.settings):
@@ -355,8 +356,8 @@ class CollectorStage(Stage):
         self.log.error("document %s skipped: %s", error.path, error.error)
 
 
-def build(ctx: StageContext) -> Stage:
-    return CollectorStage(ctx)
+def build(ctx: StageContext) -> list[Stage]:
+    return [CollectorStage(ctx)]
 
 
-__all__ = ["CollectorStage", "build", "document_sources", "feeds_to_announce"]
+__all__ = ["CollectorStage", "FeedPolling", "build", "document_sources", "feeds_to_announce"]

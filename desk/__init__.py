@@ -2,6 +2,6 @@
 feedback on developments, and trying a watchlist on the record before it alerts anyone.
 
 A stage package like the others: it imports ``peacewatch``, never another stage. Where it needs
-the processors' judgement (``peacewatch replay``) it asks for it by name through
-``peacewatch.trial``.
+the processors' judgement (``peacewatch replay``) it asks ``peacewatch.trial`` for it, which
+finds it as an entry point.
 """

@@ -12,7 +12,6 @@ import argparse
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from desk.feedback import export_lines
 from desk.record import rebuild
@@ -24,9 +23,10 @@ from peacewatch.errors import ConfigError, PeacewatchError
 from peacewatch.logs import setup_logging
 from peacewatch.metrics import Metrics
 from peacewatch.settings import load_settings
+from peacewatch.stage import Subcommands
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser("record", help="the desk's record: rebuild it, or migrate it")
     sub = p.add_subparsers(dest="record_command", required=True, metavar="ACTION")
     r = sub.add_parser("rebuild", help="rebuild the record from what the topics retain "

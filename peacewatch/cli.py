@@ -1,9 +1,9 @@
 """The ``peacewatch`` command.
 
 Core subcommands live here (run, collect, process, alert, check). Each stage package adds its own
-(``classify``, ``eval``, ``timeline``, ``silence`` ...) through a ``register(subparsers)`` function
-in its ``cli`` module, and builds its pipeline stage with ``build(ctx)`` in its ``stage`` module.
-The core imports stage packages by name only here, so stages never need to import each other.
+(``classify``, ``eval``, ``timeline``, ``silence`` ...), its checks and its stages through the
+``StagePackage`` it offers as a ``peacewatch.stages`` entry point (``peacewatch.stage``); the core
+names the packages here, in order, and never imports one, so stages never import each other.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from peacewatch import __version__
 from peacewatch.bus import EventBus, open_bus, wait_for_bus
@@ -24,7 +23,7 @@ from peacewatch.logs import setup_logging
 from peacewatch.metrics import Metrics
 from peacewatch.observe import ObservabilityServer
 from peacewatch.settings import Settings, load_settings
-from peacewatch.stage import StageContext, build_stages, stage_module
+from peacewatch.stage import StageContext, build_stages, stage_packages
 
 log = logging.getLogger("peacewatch")
 
@@ -101,10 +100,8 @@ def _check(args: argparse.Namespace) -> int:
     print(f"bus: ok ({settings.bus.backend})")
     events.close()
     failures = 0
-    for package in STAGE_PACKAGES:
-        module = stage_module(package, "check")
-        if module is not None:
-            failures += module.check(settings)
+    for package in stage_packages(STAGE_PACKAGES):
+        failures += package.check(settings)
     return 1 if failures else 0
 
 
@@ -133,19 +130,21 @@ def make_parser() -> argparse.ArgumentParser:
                   ("desk",))
     p = sub.add_parser("check", help="validate settings and reach the bus, SMTP and webhooks")
     p.set_defaults(func=_check)
-    for package in STAGE_PACKAGES:
-        module = stage_module(package, "cli")
-        if module is not None:
-            module.register(sub)
+    for package in stage_packages(STAGE_PACKAGES):
+        package.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], Any] = args.func
     try:
-        return int(func(args) or 0)
+        parser = make_parser()
+    except PeacewatchError as exc:  # a stage package not installed, or not one
+        print(f"peacewatch: error: {exc}", file=sys.stderr)
+        return 1
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
     except ConfigError as exc:
         print(f"peacewatch: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -4,22 +4,31 @@ A stage does its work in ``step`` calls: each takes a batch (poll a topic, poll 
 handles it, publishes its output, flushes, commits, and returns how much it did. The daemon calls
 ``step`` in a loop on the stage's own thread; burst mode (``--once``) calls every stage until a
 whole round does nothing, which is what makes end-to-end tests simple.
+
+Each stage package (collectors, processors, alerts, desk) offers the core one ``StagePackage``:
+its stages, its part of ``peacewatch check`` and its subcommands. The core finds them by name
+among the ``peacewatch.stages`` entry points and never imports a stage package itself.
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
+from importlib.metadata import EntryPoint, entry_points
+from typing import Protocol, runtime_checkable
 
 from peacewatch.bus.events import EventBus
 from peacewatch.bus.watch import BusWatch
 from peacewatch.errors import PeacewatchError
 from peacewatch.metrics import Metrics
+from peacewatch.plugins import find_entry_point, load_entry_point, not_satisfied
 from peacewatch.settings import Settings
+
+# The entry point group of the stage packages (pyproject.toml): name -> the package's object.
+STAGE_PACKAGES_GROUP = "peacewatch.stages"
 
 
 @dataclass
@@ -75,24 +84,54 @@ class Stage(ABC):
         self.ctx.settings = settings
 
 
-def stage_module(package: str, module: str) -> ModuleType | None:
-    """A stage package's module by name (the core never imports a stage package directly)."""
-    try:
-        return importlib.import_module(f"{package}.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{package}.{module}":
-            return None
-        raise
+class Subcommands(Protocol):
+    """What a stage package adds its subcommands to: ``argparse``'s subparsers."""
+
+    def add_parser(self, name: str, *, help: str | None = ...,
+                   description: str | None = ...) -> argparse.ArgumentParser: ...
+
+
+@runtime_checkable
+class StagePackage(Protocol):
+    """What the core needs of a stage package (collectors, processors, alerts, desk): each
+    offers one such object as an entry point of the ``peacewatch.stages`` group."""
+
+    @property
+    def name(self) -> str:
+        """The package's name, which is its entry point's name."""
+
+    def build(self, ctx: StageContext) -> Sequence[Stage]:
+        """The package's stages: one, or several that run on their own threads."""
+
+    def check(self, settings: Settings) -> int:
+        """``peacewatch check``: print one line per check; return the number that failed."""
+
+    def register(self, subparsers: Subcommands) -> None:
+        """Add the package's own subcommands (``peacewatch feeds ...``)."""
+
+
+_STAGE_PACKAGE_MEMBERS = ("name", "build", "check", "register")
+
+
+def stage_packages(names: Sequence[str],
+                   found: Iterable[EntryPoint] | None = None) -> list[StagePackage]:
+    """The stage packages called ``names``, in that order, from their entry points (``found``
+    stands for the installed entry points: tests give their own)."""
+    available = list(entry_points(group=STAGE_PACKAGES_GROUP) if found is None else found)
+    packages: list[StagePackage] = []
+    for name in names:
+        entry_point = find_entry_point(STAGE_PACKAGES_GROUP, name, available)
+        package = load_entry_point(entry_point)
+        if not isinstance(package, StagePackage):
+            raise not_satisfied(entry_point, package, "StagePackage", _STAGE_PACKAGE_MEMBERS)
+        if package.name != name:
+            raise PeacewatchError(
+                f"entry point {name} = {entry_point.value!r} in group "
+                f"{STAGE_PACKAGES_GROUP!r} is the stage package {package.name!r}")
+        packages.append(package)
+    return packages
 
 
 def build_stages(ctx: StageContext, packages: Sequence[str]) -> list[Stage]:
-    """Each package's ``build(ctx)`` gives one stage, or several that run on their own threads."""
-    stages: list[Stage] = []
-    for package in packages:
-        module = stage_module(package, "stage")
-        if module is None:
-            raise PeacewatchError(f"stage package {package!r} has no stage module")
-        build: Callable[[StageContext], Stage | Sequence[Stage]] = module.build
-        built = build(ctx)
-        stages.extend([built] if isinstance(built, Stage) else built)
-    return stages
+    """Each package's stages, in the packages' order."""
+    return [stage for package in stage_packages(packages) for stage in package.build(ctx)]

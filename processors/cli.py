@@ -25,6 +25,7 @@ from peacewatch.errors import ConfigError, PeacewatchError
 from peacewatch.jsonl import load_jsonl, read_jsonl
 from peacewatch.models import Development
 from peacewatch.settings import load_settings
+from peacewatch.stage import Subcommands
 from processors.classify import IssueClassifier
 from processors.evaluate import evaluate, format_report
 from processors.quality_cli import add_eval_arguments, eval_corpus
@@ -38,7 +39,7 @@ from processors.watchlist import load_watchlist
 _TEXT_FIELDS = ("title", "summary", "content")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     register_quality(subparsers)
     p = subparsers.add_parser(
         "classify", help="classify JSON Lines items against the watchlist",

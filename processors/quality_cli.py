@@ -18,6 +18,7 @@ from typing import Any
 
 from peacewatch.errors import PeacewatchError
 from peacewatch.settings import load_settings
+from peacewatch.stage import Subcommands
 from processors.classify import IssueClassifier
 from processors.corpus import add_corpus_arguments, load_corpus
 from processors.evaluate import Report, calibration_error, evaluate, format_report
@@ -29,7 +30,7 @@ LANGUAGE_MIN_SUPPORT = 5
 CURVE = (0.25, 0.5, 1.0)
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     p = subparsers.add_parser(
         "train", help="build the learned model from the labelled corpus",
         description="Fit the model on the corpus's train split, choose each issue's "

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from collectors_testkit import make_context as context
 from collectors_testkit import read_raw as raw_reader
-from collectors_testkit import run_once
+from collectors_testkit import run_once, write_feed_list
 
 from collectors.stage import CollectorStage, build
+from collectors.state import CollectorState
 
 
 def test_documents_published_once_and_edits_as_updates(
@@ -25,7 +26,7 @@ def test_documents_published_once_and_edits_as_updates(
     settings = make_settings(documents=[docs], baseline_documents=[seeds])
     events = bus_for(settings)
 
-    stage = build(context(settings, events))
+    [stage] = build(context(settings, events))
     assert isinstance(stage, CollectorStage)
     assert run_once(stage) == 3
     items = {i.title: i for i in raw_reader(events)}
@@ -76,3 +77,43 @@ def test_shared_seed_documents_are_baseline_items(
     assert len(items) == expected >= 2
     assert all(i.baseline and i.source_kind == "seed" and i.title and i.content for i in items)
     assert run_once(CollectorStage(context(settings, events))) == 0
+
+
+def test_a_collector_that_polls_no_feeds_is_built_without_them(
+    tmp_path: Path, make_settings, bus_for, feed_server
+):
+    """Built whole when constructed: with ``poll_feeds = false`` there is nothing of feed
+    polling (no feeds topic reader, no group membership, no scheduler), and the feed lists are
+    neither published nor polled; documents are."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Talks resume\nbody\n", "utf-8")
+    feeds = write_feed_list(tmp_path / "f.toml", {"n": feed_server.url("/n")})
+    settings = make_settings(documents=[docs], feed_lists=[feeds], poll_feeds=False)
+    events = bus_for(settings)
+    stage = CollectorStage(context(settings, events))
+    assert stage.feeds is None
+    assert run_once(stage) == 1
+    assert [i.title for i in raw_reader(events)] == ["Talks resume"]
+    assert feed_server.seen == []
+    state = CollectorState(settings.path(settings.collectors.state_path),
+                           settings.bus.partitions)
+    try:
+        assert state.announced() == {}
+    finally:
+        state.close()
+
+
+def test_a_collector_that_polls_feeds_has_them_before_it_starts(
+    make_settings, bus_for
+):
+    settings = make_settings()
+    stage = CollectorStage(context(settings, bus_for(settings)))
+    try:
+        assert stage.feeds is not None
+        assert not stage.feeds.loop.is_closed()
+        assert stage.feeds.ownership.partitions == set()  # the group is joined by start()
+    finally:
+        stage.stop()
+        stage.stop()  # twice: nothing more happens
+    assert stage.feeds.loop.is_closed()

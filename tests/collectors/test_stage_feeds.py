@@ -198,3 +198,32 @@ def test_a_folder_of_saved_feeds_replays_offline(
     assert collect(settings, events) == 2  # both polled: unchanged files, nothing published
     assert read_raw(events) == []
     assert {h.last_status for h in health_of(settings).values()} == {"304"}
+
+
+def test_a_reload_publishes_the_new_feed_lists_and_polls_a_feed_they_add(
+    tmp_path: Path, feed_server: FeedServer, make_settings, bus_for
+):
+    feed_server.routes["/a.xml"] = Route(body=rss(ITEMS[:1]))
+    feed_server.routes["/b.xml"] = Route(body=rss(ITEMS[1:2]))
+    listed = tmp_path / "f.toml"
+    settings = make_settings(feed_lists=[write_feed_list(listed, {"a": feed_server.url("/a.xml")})])
+    events = bus_for(settings)
+    stage = CollectorStage(make_context(settings, events))
+    stage.start()
+    try:
+        while stage.step(0.05) > 0:
+            pass
+        assert [i.title for i in read_raw(events)] == ["Ceasefire talks resume"]
+        write_feed_list(listed, {"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")})
+        apply = stage.prepare_reload(settings)  # checked, nothing changed yet
+        assert feed_server.requests_to("/b.xml") == []
+        apply()
+        deadline = time.monotonic() + 30
+        while not feed_server.requests_to("/b.xml") and time.monotonic() < deadline:
+            stage.step(0.05)
+        while stage.step(0.05) > 0:
+            pass
+        assert stage.owned_feeds == {"a", "b"}
+        assert [i.title for i in read_raw(events)] == ["Energy truce"]
+    finally:
+        stage.stop()
