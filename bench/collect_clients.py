@@ -60,8 +60,8 @@ def run_peacewatch(urls: list[str], workdir: str) -> dict[str, Any]:
             state.save_health([replace(h, next_poll_at=0.0) for h in state.health().values()])
             state.close()
         metrics = Metrics()
+        started = time.perf_counter()  # construction too: the stage is built when constructed
         stage = CollectorStage(StageContext(settings=settings, events=events, metrics=metrics))
-        started = time.perf_counter()
         stage.start()
         startup = time.perf_counter() - started
         wall0, cpu0 = time.perf_counter(), _cpu()
