@@ -26,6 +26,9 @@ class KafkaSettings(Section):
     request_timeout_s: float = Field(default=30.0, gt=0)
     session_timeout_s: float = Field(default=10.0, gt=0)
     max_poll_interval_s: float = Field(default=300.0, gt=0)
+    # The longest a consumer's fetch waits at the broker for records (its latency floor when
+    # records of a partition come while a fetch without it is in flight).
+    fetch_max_wait_s: float = Field(default=0.1, gt=0, le=10)
 
 
 class EmbeddedSettings(Section):

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+import re
+import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
 from peacewatch.errors import ConfigError
-from processors.patterns import compile_terms, expand
+from processors.patterns import (
+    TermIndex,
+    _heads,
+    alternation,
+    compile_terms,
+    expand,
+    start_scanners,
+)
 
 
 def matches(terms: list[str], text: str,
@@ -89,15 +99,10 @@ def test_bad_terms_are_refused_with_a_reason(terms: list[str], message: str) -> 
     (r"\bx?ab", {"xab", "ab"}),  # an optional first letter: both
 ])
 def test_raw_term_heads(source: str, heads: set[str] | None) -> None:
-    from processors.patterns import _heads  # the gate's analysis, on its own
-
     assert _heads(source) == (frozenset(heads) if heads is not None else None)
 
 
 def _shipped_terms() -> tuple[list[str], list[tuple[str, list[str]]]]:
-    import tomllib
-    from pathlib import Path
-
     seeds = Path(__file__).resolve().parents[2] / "seeds"
     watchlist = tomllib.loads((seeds / "watchlist.toml").read_text(encoding="utf-8"))
     groups = {g["name"]: g["terms"] for g in watchlist.get("groups", [])} if isinstance(
@@ -115,16 +120,12 @@ _TEXTS = [
     "Seit der Annexion der Krim verhandeln die USA und die EU über Sanktionen und eine Waffenruhe.",
     "Після анексії Криму Україна вимагає гарантій безпеки; переговори у Стамбулі.",
     "После присоединения Крыма Москва говорит о перемирии и обмене пленными.",
-    "Diego Costa scored; Costa said the Zaporizhzhia nuclear plant and Putin's fall were discussed.",
+    "Diego Costa scored; Costa said Zaporizhzhia nuclear plant and Putin's fall were talked of.",
     "The US, the UK and NATO's Rutte met Zelensky in Washington; Witkoff flew to Moscow.",
 ]
 
 
 def test_gated_scanner_finds_every_start_the_plain_lookahead_finds() -> None:
-    import re
-
-    from processors.patterns import alternation, start_scanners
-
     every, entities = _shipped_terms()
     for terms in (every, [t for _, ts in entities for t in ts]):
         texts = [*_TEXTS, *(f"x {t.removeprefix('=')} y" for t in terms if t[0] not in "=r@")]
@@ -139,8 +140,6 @@ def test_gated_scanner_finds_every_start_the_plain_lookahead_finds() -> None:
 
 
 def test_term_index_answers_as_each_list_searched_alone() -> None:
-    from processors.patterns import TermIndex
-
     _, entities = _shipped_terms()
     index = TermIndex(entities)
     alone = [(name, compile_terms(terms, {})) for name, terms in entities]
