@@ -55,9 +55,10 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A delivery record to publish (silenced, held)."""
+    """A delivery record to publish (silenced, held), under the development's partition."""
 
     record: DeliveryRecord
+    part: int
 
 
 Intent = Claim | Group | Record
@@ -127,7 +128,7 @@ def _take(dev: Development, target: Target, silence: ActiveSilence | None, now: 
                     delivery_id=f"{dev.development_id}-{receiver}-silenced",
                     development_ids=(dev.development_id,), receiver=receiver, channel=channel,
                     status="silenced", attempts=0, at=now,
-                    error=f"silenced by {silence.silence_id} ({silence.describe()})"))]
+                    error=f"silenced by {silence.silence_id} ({silence.describe()})"), part)]
     policy = target.policy
     release = release_at(policy, now)
     if release is not None:
@@ -145,5 +146,5 @@ def _take(dev: Development, target: Target, silence: ActiveSilence | None, now: 
             delivery_id=f"{dev.development_id}-{receiver}-held",
             development_ids=(dev.development_id,), receiver=receiver, channel=channel,
             status="held", attempts=0, at=now,
-            error=f"held for the digest at {release.isoformat(timespec='minutes')}")))
+            error=f"held for the digest at {release.isoformat(timespec='minutes')}"), part))
     return out

@@ -2,12 +2,15 @@
 
 A step: poll developments → restore the state of partitions just taken over from the alerts'
 changelog (``peacewatch.ledger``) → route, silence, group (one SQLite transaction: claims,
-pending, groups, records) → publish the state changes and records, commit the bus → flush due
-groups into the outbox → deliver due notifications, each settled notification's state on the
-changelog at once → publish their records. Any crash between these leaves state that the next
-start, or the worker that takes the partition over, resumes from; see ``alerts.store`` for the
-one residual window. Groups are kept per partition of the developments topic, so that several
-workers share the work with no lock.
+pending, groups, and records in the ledger's outbox) → publish the records and the state
+changes, commit the bus → flush due groups into the notification outbox → deliver due
+notifications, each settled notification's record and state on the bus at once. Delivery
+records have no outbox of their own: each goes into the ledger's, under the partition of the
+development or notification it reports (one this worker owns), and ``Ledger.publish`` sends the
+owned partitions'. Any crash between these leaves state that the next start, or the worker
+that takes the partition over, resumes from; see ``alerts.store`` for the one residual window.
+Groups are kept per partition of the developments topic, so that several workers share the
+work with no lock.
 """
 
 from __future__ import annotations
@@ -95,7 +98,8 @@ class AlertStage(Stage):
                          settings.receivers.items() if isinstance(r, EmailReceiver)}
 
     def _dispatcher(self) -> Dispatcher:
-        return Dispatcher(self.store, self.notifiers, self.paces, retry=self.alerts.retry,
+        return Dispatcher(self.store, self.ledger, self.notifiers, self.paces,
+                          retry=self.alerts.retry,
                           clock=self.clock, metrics=self.ctx.metrics,
                           parts=lambda: self._owned, settled=self._settled)
 
@@ -105,7 +109,7 @@ class AlertStage(Stage):
         self.ledger.publish(self.publisher, self._owned)
 
     def start(self) -> None:
-        self._publish_records()
+        self._publish_legacy_records()
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Uncommitted developments of the owned partitions (reported by the daemon)."""
@@ -160,7 +164,6 @@ class AlertStage(Stage):
     def stop(self) -> None:
         try:
             self.ledger.publish(self.publisher, self._owned)
-            self._publish_records()
         finally:
             for notifier in self.notifiers.values():
                 notifier.close()
@@ -182,12 +185,10 @@ class AlertStage(Stage):
             elif envelopes:
                 handled = self._guarded(lambda: self._ingest(envelopes))
             self.ledger.publish(self.publisher, self._owned)
-            self._publish_records()
             self.consumer.commit()
         flushed = self._guarded(self._flush_due)
         sent = self.dispatcher.run(_DISPATCH_BUDGET_S)
         self.ledger.publish(self.publisher, self._owned)
-        self._publish_records()
         return handled + flushed + sent
 
     def _wait(self, timeout_s: float) -> float:
@@ -255,7 +256,7 @@ class AlertStage(Stage):
             self.store.claim(db, intent.receiver, intent.development_id, intent.status, at=now,
                              part=intent.part, note=intent.note)
         elif isinstance(intent, Record):
-            self.store.add_record(db, intent.record)
+            self.ledger.add_outbox(intent.part, DELIVERIES, intent.record)
         else:
             state = self._grouper(intent.part).add(intent.key, intent.item, intent.timing,
                                                    intent.release)
@@ -297,17 +298,21 @@ class AlertStage(Stage):
         for story in dict.fromkeys(d.story_id for d in devs):
             self.store.extend_thread(db, receiver, story, n.message_id, part)
 
-    # -- records -----------------------------------------------------------------------------
+    # -- records of an older release ----------------------------------------------------------
 
-    def _publish_records(self) -> None:
-        while True:
-            batch = self.store.unpublished()
-            if not batch:
-                return
-            for _, record in batch:
-                self.publisher.publish(DELIVERIES, record)
-            self.publisher.flush()
-            self.store.published(batch[-1][0])
+    def _publish_legacy_records(self) -> None:
+        """Records an older release left in its own outbox table: published once, then the
+        table is dropped (they belong to no partition: published before any is owned)."""
+        records = self.store.legacy_records()
+        if records is None:
+            return
+        for record in records:
+            self.publisher.publish(DELIVERIES, record)
+        self.publisher.flush()
+        self.store.drop_legacy_records()
+        if records:
+            self.log.info("published %d delivery record(s) left by an older release",
+                          len(records))
 
 
 def build(ctx: StageContext) -> list[Stage]:

@@ -14,11 +14,15 @@ twice to the same receiver:
   round trip plus one SQLite commit). Webhooks get an Idempotency-Key and email the same
   Message-ID, so such a receiver can drop the copy; Slack cannot.
 - ``stories``: the Message-IDs of each story's messages per receiver, for follow-up threading.
-- ``records``: DeliveryRecords written in the same transaction as the state change they report,
-  published to the deliveries topic afterwards (a transactional outbox: none is lost).
 - ``silences``: silences added with ``peacewatch silence add``.
 
-Every row but the records and the silences belongs to one partition of the developments topic
+DeliveryRecords are not kept here: the caller writes each into the alerts' ledger outbox
+(``peacewatch.ledger``), under the partition of the notification or development it reports, in
+the same transaction as the state change it reports; ``Ledger.publish`` sends them to the
+deliveries topic (none is lost). A ``records`` table of an older release is read once at start
+(``legacy_records``), published, and dropped.
+
+Every row but the silences belongs to one partition of the developments topic
 (``part``: the partition of the development it came from; a group gathers the developments of
 one partition). ``peacewatch.ledger`` logs those rows to the alerts' changelog, and restores a
 partition's rows from it when the partition moves to this worker: several alerters, on one
@@ -72,7 +76,6 @@ CREATE TABLE IF NOT EXISTS stories (
     receiver TEXT NOT NULL, story_id TEXT NOT NULL, thread TEXT NOT NULL,
     part INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (receiver, story_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS silences (
     silence_id TEXT PRIMARY KEY, issue TEXT, source TEXT, keyword TEXT, starts_at TEXT,
     ends_at TEXT, comment TEXT NOT NULL, created_at TEXT NOT NULL
@@ -104,6 +107,7 @@ class OutboxRow:
     attempts: int
     next_attempt_at: float
     error: str | None
+    part: int  # the partition of the developments topic it belongs to
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -246,12 +250,12 @@ class DeliveryLog:
     def due(self, now: datetime, parts: Iterable[int], limit: int = 100) -> list[OutboxRow]:
         """Notifications of the partitions ``parts`` due now."""
         rows = self.db.execute(
-            "SELECT payload, state, attempts, next_attempt_at, error FROM outbox "
+            "SELECT payload, state, attempts, next_attempt_at, error, part FROM outbox "
             "WHERE state IN ('queued', 'sending') AND next_attempt_at <= ? AND part IN "
             "(SELECT value FROM json_each(?)) ORDER BY next_attempt_at, created_at LIMIT ?",
             (now.timestamp(), json.dumps(sorted(parts)), limit))
-        return [OutboxRow(Notification.model_validate_json(p), s, a, t, e)
-                for p, s, a, t, e in rows]
+        return [OutboxRow(Notification.model_validate_json(p), s, a, t, e, part)
+                for p, s, a, t, e, part in rows]
 
     def next_attempt(self, parts: Iterable[int]) -> float | None:
         row = self.db.execute(
@@ -269,22 +273,20 @@ class DeliveryLog:
             db.execute("UPDATE outbox SET state = 'sending', attempts = ?, updated_at = ? "
                        "WHERE notification_id = ?", (attempts, _iso(now), nid))
 
-    def mark_done(self, nid: str, state: str, *, attempts: int, now: datetime,
-                  record: DeliveryRecord, error: str | None = None) -> None:
-        """``sent`` or ``dead``, together with the record that reports it."""
-        with self.tx() as db:
-            db.execute("UPDATE outbox SET state = ?, attempts = ?, updated_at = ?, error = ? "
-                       "WHERE notification_id = ?", (state, attempts, _iso(now), error, nid))
-            self.add_record(db, record)
+    @staticmethod
+    def mark_done(db: sqlite3.Connection, nid: str, state: str, *, attempts: int,
+                  now: datetime, error: str | None = None) -> None:
+        """``sent`` or ``dead``, in the caller's transaction (with the record that reports it)."""
+        db.execute("UPDATE outbox SET state = ?, attempts = ?, updated_at = ?, error = ? "
+                   "WHERE notification_id = ?", (state, attempts, _iso(now), error, nid))
 
-    def mark_retry(self, nid: str, *, attempts: int, next_at: datetime, now: datetime,
-                   error: str, record: DeliveryRecord | None) -> None:
-        with self.tx() as db:
-            db.execute("UPDATE outbox SET state = 'queued', attempts = ?, next_attempt_at = ?, "
-                       "updated_at = ?, error = ? WHERE notification_id = ?",
-                       (attempts, next_at.timestamp(), _iso(now), error, nid))
-            if record is not None:
-                self.add_record(db, record)
+    @staticmethod
+    def mark_retry(db: sqlite3.Connection, nid: str, *, attempts: int, next_at: datetime,
+                   now: datetime, error: str) -> None:
+        """Queued again for ``next_at``, in the caller's transaction (with its record)."""
+        db.execute("UPDATE outbox SET state = 'queued', attempts = ?, next_attempt_at = ?, "
+                   "updated_at = ?, error = ? WHERE notification_id = ?",
+                   (attempts, next_at.timestamp(), _iso(now), error, nid))
 
     def outbox_counts(self) -> dict[str, int]:
         return {s: n for s, n in self.db.execute(
@@ -295,19 +297,20 @@ class DeliveryLog:
             "SELECT notification_id, receiver, error FROM outbox WHERE state = 'dead' "
             "ORDER BY updated_at"))
 
-    # -- records (transactional outbox of the deliveries topic) ------------------------------
+    # -- records of an older release ----------------------------------------------------------
 
-    @staticmethod
-    def add_record(db: sqlite3.Connection, record: DeliveryRecord) -> None:
-        db.execute("INSERT INTO records (payload) VALUES (?)", (record.model_dump_json(),))
+    def legacy_records(self) -> list[DeliveryRecord] | None:
+        """The records an older release left in its own ``records`` table (None: no table)."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                               "AND name = 'records'").fetchone():
+            return None
+        return [DeliveryRecord.model_validate_json(p) for p, in self.db.execute(
+            "SELECT payload FROM records ORDER BY seq")]
 
-    def unpublished(self, limit: int = 1000) -> list[tuple[int, DeliveryRecord]]:
-        return [(seq, DeliveryRecord.model_validate_json(p)) for seq, p in self.db.execute(
-            "SELECT seq, payload FROM records ORDER BY seq LIMIT ?", (limit,))]
-
-    def published(self, upto_seq: int) -> None:
+    def drop_legacy_records(self) -> None:
+        """The ``records`` table goes, once what it held is on the bus."""
         with self.tx() as db:
-            db.execute("DELETE FROM records WHERE seq <= ?", (upto_seq,))
+            db.execute("DROP TABLE IF EXISTS records")
 
     # -- silences ----------------------------------------------------------------------------
 

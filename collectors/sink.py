@@ -3,29 +3,37 @@
 An item already published unchanged is dropped; an edited one goes out once with the next
 revision (``RawItem.is_update``); a new one goes out with revision 0. An item whose JSON is
 larger than ``collectors.max_item_bytes`` has its text cut to fit and is marked ``truncated``.
-The order is publish, flush, record - at-least-once across crashes, exactly-once across clean
-restarts.
 
-A publish the bus could not take (it is down, its disk is full) leaves the items pending:
-``retry`` flushes them and records them once the bus takes them, without publishing them twice,
-and the stage polls nothing new meanwhile. An item the bus refuses for good is dead-lettered
-and recorded, so that it never blocks the others.
+The sink is exactly-once through the collectors' ledger (``peacewatch.ledger``): in ONE local
+transaction it records the items as published and queues them in the ledger's outbox, each
+under its feed's partition of the feeds topic (``DOCUMENTS_PART`` for documents); then
+``Ledger.publish`` sends the outbox, flushes and forgets it. An item recorded as published is
+in the outbox or on the bus, so a crash anywhere loses none: what the outbox still holds goes
+out after a restart (an item the crash caught after its flush and before it was forgotten goes
+out again, and the processors deduplicate by id).
+
+A publish the bus could not take (it is down, its disk is full) leaves the items in the outbox:
+``retry`` publishes them once the bus takes them, without publishing them twice, and the stage
+polls nothing new meanwhile. An item the bus refuses for good is dead-lettered by the ledger
+and stays recorded, so that it never blocks the others and is not offered again and again.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from collectors.state import CollectorState, Novelty, PublishedRecord, novelty
 from peacewatch.bus.events import EventPublisher
-from peacewatch.errors import MessageRefused
+from peacewatch.ledger import Ledger
 from peacewatch.metrics import Metrics
-from peacewatch.models import DEAD_LETTERS, RAW_ITEMS, DeadLetter, RawItem
+from peacewatch.models import RAW_ITEMS, RawItem
 
-log = logging.getLogger("peacewatch.collectors.sink")
+# The ledger partition of items of no feed (documents): no partition of the feeds topic, so
+# no restore ever drops them, and the collector that ingested them publishes them.
+DOCUMENTS_PART = -1
 # Room kept under the limit for what cutting cannot measure exactly (the ``truncated`` field).
 _CUT_MARGIN_BYTES = 256
 
@@ -90,22 +98,37 @@ def fit_to_bus(item: RawItem, max_bytes: int) -> RawItem:
 
 
 class ItemSink:
+    """Records items as published and publishes them, through the collectors' ledger.
+
+    ``parts`` says which partitions' outbox rows (and feed health changes) this collector
+    publishes now: ``DOCUMENTS_PART`` and the partitions of the feeds topic it owns. Rows of a
+    partition that moved away stay for ``Ledger.restore`` to settle if it comes back (the new
+    owner polls its feeds with the health of the changelog, and publishes what it finds new).
+    """
+
     def __init__(
-        self, state: CollectorState, publisher: EventPublisher, metrics: Metrics | None = None,
-        *, max_item_bytes: int = 512 * 1024, group: str = "collectors",
+        self, state: CollectorState, ledger: Ledger, publisher: EventPublisher,
+        metrics: Metrics | None = None, *, max_item_bytes: int = 512 * 1024,
+        parts: Callable[[], Iterable[int]] = lambda: (DOCUMENTS_PART,),
     ) -> None:
         self.state = state
+        self.ledger = ledger
         self.publisher = publisher
         self.metrics = metrics
         self.max_item_bytes = max_item_bytes
-        self.group = group
-        # Items selected for publishing and not yet recorded; the first ``_queued`` of them
-        # are with the producer (queued, or refused and in ``_refused``).
-        self._pending: list[RawItem] = []
-        self._queued = 0
-        self._refused: dict[str, str] = {}  # item id -> why the bus refused it
+        self.parts = parts
+        # Whether the outbox may hold items to publish: at first, what a crash left there.
+        self._unsent = True
+        # Items queued since the last publish that went through, by kind (for the metrics).
+        self._uncounted: Counter[str] = Counter()
 
-    def publish(self, candidates: Sequence[RawItem]) -> SinkReport:
+    def publish(self, candidates: Sequence[RawItem],
+                parts: Sequence[int] | None = None) -> SinkReport:
+        """Record and publish the new and edited ones among ``candidates``.
+
+        ``parts`` are the candidates' partitions (their feeds' partitions of the feeds topic),
+        one a candidate; none: all are documents (``DOCUMENTS_PART``).
+        """
         self.retry()
         if not candidates:
             return SinkReport()
@@ -113,54 +136,29 @@ class ItemSink:
         items, report = select_items(candidates, known)
         if not items:
             return report
-        self._pending = [fit_to_bus(item, self.max_item_bytes) for item in items]
-        self._queued = 0
+        part_of: dict[str, int] = {}
+        for candidate, part in zip(candidates, parts or [DOCUMENTS_PART] * len(candidates),
+                                   strict=True):
+            part_of.setdefault(candidate.item_id, part)
+        fitted = [fit_to_bus(item, self.max_item_bytes) for item in items]
+        with self.ledger.transaction() as db:
+            self.state.record_published(db, fitted, time.time())
+            for item in fitted:
+                self.ledger.add_outbox(part_of[item.item_id], RAW_ITEMS, item)
+        self._unsent = True
+        self._uncounted.update(item.source_kind for item in fitted)
         self._deliver()
         return report
 
     def retry(self) -> None:
-        """Deliver what a failed publish left; raises BusError while the bus cannot take it."""
-        if self._pending:
+        """Publish what the outbox holds; raises BusError while the bus cannot take it."""
+        if self._unsent:
             self._deliver()
 
     def _deliver(self) -> None:
-        while self._queued < len(self._pending):
-            item = self._pending[self._queued]
-            try:
-                self.publisher.publish(RAW_ITEMS, item)
-            except MessageRefused as exc:
-                self._refused[item.item_id] = str(exc)
-            self._queued += 1
-        try:
-            self.publisher.flush()
-        except MessageRefused as exc:
-            self._refused |= {key: reason for _t, key, _v, reason in exc.messages
-                              if key is not None}
-            self.publisher.flush()
-        self._set_aside()
-        self.state.record_published(self._pending, time.time())
+        self.ledger.publish(self.publisher, self.parts())
+        self._unsent = False
         if self.metrics is not None:
-            for item in self._pending:
-                if item.item_id not in self._refused:
-                    self.metrics.items_ingested.labels(kind=item.source_kind).inc()
-        self._pending, self._queued, self._refused = [], 0, {}
-
-    def _set_aside(self) -> None:
-        """Dead-letter the items the bus refused; they are recorded like the others, so that
-        an unchanged item is not offered again and again."""
-        if not self._refused:
-            return
-        topic = self.publisher.events.topic(RAW_ITEMS)
-        for item in self._pending:
-            reason = self._refused.get(item.item_id)
-            if reason is None:
-                continue
-            value = item.model_dump_json().encode("utf-8")
-            log.error("item %s (%d bytes) refused by the bus; dead-lettered: %s",
-                      item.item_id, len(value), reason)
-            self.publisher.publish(DEAD_LETTERS, DeadLetter.of(
-                topic=topic, partition=-1, offset=-1, key=item.item_id, value=value,
-                error=f"refused by the bus: {reason}", group=self.group))
-            if self.metrics is not None:
-                self.metrics.dead_letters.labels(topic=topic).inc()
-        self.publisher.flush()
+            for kind, count in self._uncounted.items():
+                self.metrics.items_ingested.labels(kind=kind).inc(count)
+        self._uncounted.clear()

@@ -10,8 +10,8 @@ then:
 1. rescans the document folders when due (the first step always does: seed documents first);
 2. reads new feed specs and the group's partition assignment, and (un)schedules feeds;
 3. takes a batch of due feeds from the scheduler, polls them concurrently on the stage's event
-   loop, publishes new and edited items (flush, then record), saves feed health and schedules
-   each feed's next poll.
+   loop, records and queues new and edited items in one transaction of the ledger and publishes
+   them (``collectors.sink``), saves feed health and schedules each feed's next poll.
 
 A step returns how many documents/items it published plus feeds it polled, so burst mode
 (``--once``) ends when nothing is due.
@@ -36,8 +36,8 @@ from collectors.health import FeedHealth, after_poll
 from collectors.poller import FeedPoller, PollResult
 from collectors.safety import AddressPolicy
 from collectors.scheduler import FeedScheduler
-from collectors.sink import ItemSink, SinkReport
-from collectors.state import CollectorState, feed_health_ledger
+from collectors.sink import DOCUMENTS_PART, ItemSink, SinkReport
+from collectors.state import CollectorState, collector_ledger
 from peacewatch.bus.events import EventPublisher
 from peacewatch.errors import ConfigError, PeacewatchError
 from peacewatch.models import FEEDS, FeedSpec, RawItem, stable_hash, utcnow
@@ -117,17 +117,19 @@ class CollectorStage(Stage):
         super().__init__(ctx)
         cfg = ctx.settings.collectors
         self.state = CollectorState(ctx.settings.path(cfg.state_path), ctx.settings.bus.partitions)
-        self.ledger = feed_health_ledger(self.state, ctx.events, ctx.metrics, cfg.group)
+        self.ledger = collector_ledger(self.state, ctx.events, ctx.metrics, cfg.group)
         self.publisher: EventPublisher = ctx.events.publisher()
-        self.sink = ItemSink(self.state, self.publisher, ctx.metrics,
-                             max_item_bytes=cfg.max_item_bytes, group=cfg.group)
+        # The partitions of the feeds topic this collector owns, restored from the changelog.
+        self._owned_partitions: set[int] = set()
+        self.sink = ItemSink(self.state, self.ledger, self.publisher, ctx.metrics,
+                             max_item_bytes=cfg.max_item_bytes,
+                             parts=lambda: {DOCUMENTS_PART, *self._owned_partitions})
         self.feeds = FeedPolling.open(ctx) if cfg.poll_feeds else None
         self._stopped = False
         self._next_document_scan = 0.0
         self._missing_folders: set[Path] = set()
         self._wake = threading.Event()
         self._owned: dict[str, FeedSpec] = {}
-        self._owned_partitions: set[int] = set()
         self._next_sync = 0.0
         self._reload_pending = False
         self.rng = random.Random()
@@ -281,8 +283,9 @@ class CollectorStage(Stage):
                  for s in specs]
         results = feeds.loop.run_until_complete(feeds.poller.poll_many(pairs))
         items: list[RawItem] = [item for r in results for item in r.items]
+        parts = [self.state.part_of(r.spec.feed_id) for r in results for _item in r.items]
         try:
-            report = self.sink.publish(items)
+            report = self.sink.publish(items, parts)
             policy = self.settings.collectors.schedule
             updated = [after_poll(h, r.outcome, time.time(), policy, self.rng)
                        for (_spec, h), r in zip(pairs, results, strict=True)]
@@ -290,7 +293,8 @@ class CollectorStage(Stage):
             self._save_changes(feeds)
         except PeacewatchError:
             # Their health (validators included) stays as it was, and they are due again:
-            # polled once the stage works again, they find what the sink delivered by then.
+            # polled once the stage works again, they find known what the sink recorded (it
+            # is in the ledger's outbox until published).
             for spec, _health in pairs:
                 feeds.scheduler.schedule(spec.feed_id, time.time())
             raise

@@ -5,9 +5,9 @@ the raw topic), feed health by ``feed_id`` (the key of the feeds topic). Feed he
 validators (ETag, Last-Modified) among it, is kept under the feed's partition of the feeds
 topic and logged to the collectors' changelog (``peacewatch.ledger``), so that a feed that
 moves to another collector is polled there with its validators. Several collector
-processes on one machine share the file safely. The order that makes this at-least-once is the
-caller's: publish, flush the bus, then ``record_published`` - a crash in between re-publishes an
-item on restart (the processors deduplicate by id), it never loses one.
+processes on one machine share the file safely. Items are recorded as published in the same
+transaction that queues them in the ledger's outbox (``collectors.sink``), so that an item
+recorded is in the outbox or on the bus: a crash never loses one.
 """
 
 from __future__ import annotations
@@ -95,7 +95,11 @@ class CollectorState:
             for (feed_id,) in db.execute(
                     "SELECT feed_id FROM feed_health WHERE part < 0").fetchall():
                 db.execute("UPDATE feed_health SET part = ? WHERE feed_id = ?",
-                           (partition_for(feed_id, self.partitions), feed_id))
+                           (self.part_of(feed_id), feed_id))
+
+    def part_of(self, feed_id: str) -> int:
+        """The feed's partition of the feeds topic: its health and its items are kept under it."""
+        return partition_for(feed_id, self.partitions)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -128,10 +132,10 @@ class CollectorState:
                 out[str(item_id)] = PublishedRecord(str(chash), int(revision))
         return out
 
-    def record_published(self, items: Sequence[RawItem], at: float) -> None:
-        if not items:
-            return
-        with self._tx() as db:
+    @staticmethod
+    def record_published(db: sqlite3.Connection, items: Sequence[RawItem], at: float) -> None:
+        """Inside the caller's transaction: the ledger's, that queues the items."""
+        if items:
             db.executemany(
                 "INSERT INTO published VALUES (?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE "
                 "SET content_hash = excluded.content_hash, revision = excluded.revision, "
@@ -166,8 +170,7 @@ class CollectorState:
             db.executemany(
                 f"INSERT OR REPLACE INTO feed_health ({', '.join(_HEALTH_COLUMNS)}, part) "  # noqa: S608
                 f"VALUES ({marks})",
-                [(*_health_to_row(h), partition_for(h.feed_id, self.partitions))
-                 for h in healths],
+                [(*_health_to_row(h), self.part_of(h.feed_id)) for h in healths],
             )
 
     # -- feed list announcements ---------------------------------------------------------------
@@ -186,9 +189,10 @@ class CollectorState:
             self._db.close()
 
 
-def feed_health_ledger(state: CollectorState, events: EventBus, metrics: Metrics,
-                       group: str) -> Ledger:
-    """The ledger that logs feed health to the collectors' changelog."""
+def collector_ledger(state: CollectorState, events: EventBus, metrics: Metrics,
+                     group: str) -> Ledger:
+    """The collectors' ledger: it logs feed health to the collectors' changelog, and its
+    outbox holds the items recorded as published until they are on the bus."""
     return Ledger(state.db, state.lock, name="collectors",
                   stores=[Store("feed_health", ("feed_id",))], events=events, metrics=metrics,
                   error=CollectorError, group=group)

@@ -369,11 +369,14 @@ class StageRig:
             self.records += [e.event for e in batch]
         return self.records
 
+    def new_stage(self) -> AlertStage:
+        stage = AlertStage(StageContext(self.settings, self.events, self.metrics), self.clock)
+        stage.start()
+        return stage
+
     def restart(self) -> None:
         self.stage.stop()
-        self.stage = AlertStage(StageContext(self.settings, self.events, self.metrics),
-                                self.clock)
-        self.stage.start()
+        self.stage = self.new_stage()
 
     def close(self) -> None:
         self.stage.stop()

@@ -18,9 +18,13 @@ from alerts.channels import SlackNotifier
 from alerts.dispatch import Dispatcher
 from alerts.notification import make_notification
 from alerts.pacing import Pace
-from alerts.store import DeliveryLog
-from peacewatch.errors import PermanentDeliveryError, TransientDeliveryError
+from alerts.store import PARTITIONED, DeliveryLog
+from peacewatch.bus.embedded import EmbeddedBus
+from peacewatch.bus.events import EventBus
+from peacewatch.errors import AlertError, PermanentDeliveryError, TransientDeliveryError
+from peacewatch.ledger import Ledger, Store
 from peacewatch.metrics import Metrics
+from peacewatch.models import DELIVERIES, DeliveryRecord
 from peacewatch.settings.alerts import Retry, SlackReceiver
 
 
@@ -82,10 +86,21 @@ def store(tmp_path: Path) -> Iterator[DeliveryLog]:
     log.close()
 
 
+def ledger_of(store: DeliveryLog, events: EventBus) -> Ledger:
+    """The alerts' ledger on the delivery log, as the stage builds it."""
+    return Ledger(store.db, store.lock, name="alerts",
+                  stores=[Store(table, key) for table, key in PARTITIONED], events=events,
+                  metrics=Metrics(CollectorRegistry()), error=AlertError, group="alerts")
+
+
 def dispatcher(store: DeliveryLog, server: ScriptedServer, clock: FakeClock,
                pace: Pace | None = None) -> tuple[Dispatcher, Metrics]:
     metrics = Metrics(CollectorRegistry())
-    d = Dispatcher(store, {"ops": slack(server)}, {"ops": pace or Pace(0, 1)},
+    # Nothing is published here (no ``settled``): the bus only names the topics.
+    events = EventBus(EmbeddedBus(store.path.with_name("bus.sqlite3")), prefix="t",
+                      partitions=1, replication_factor=1)
+    d = Dispatcher(store, ledger_of(store, events), {"ops": slack(server)},
+                   {"ops": pace or Pace(0, 1)},
                    retry=Retry(base_s=2, max_s=60, max_attempts=4), clock=clock,
                    metrics=metrics, parts=lambda: {0}, rand=lambda: 1.0)
     return d, metrics
@@ -98,7 +113,11 @@ def enqueue(store: DeliveryLog, *notes: object) -> None:
 
 
 def records(store: DeliveryLog) -> list[tuple[str, int]]:
-    return [(r.status, r.attempts) for _, r in store.unpublished()]
+    """The delivery records in the alerts' ledger outbox, not published yet."""
+    return [(r.status, r.attempts) for r in (
+        DeliveryRecord.model_validate_json(p) for p, in store.db.execute(
+            "SELECT payload FROM ledger_outbox WHERE log = 'alerts' AND topic = ? "
+            "ORDER BY id", (DELIVERIES.base,)))]
 
 
 def test_scripted_sequence_429_then_500_then_200(store: DeliveryLog, clock: FakeClock,

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 
 from collectors.health import FeedHealth
 from collectors.stage import CollectorStage
-from collectors.state import CollectorState, feed_health_ledger
+from collectors.state import CollectorState, collector_ledger
 from peacewatch.bus.events import EventBus
 from peacewatch.metrics import Metrics
 from peacewatch.models import RAW_ITEMS, RawItem
@@ -205,7 +205,7 @@ def make_due(settings: Settings, events: EventBus) -> None:
     try:
         state.save_health([replace(h, next_poll_at=0.0)
                            for h in state.health().values()])
-        feed_health_ledger(state, events, Metrics(), settings.collectors.group).publish(
+        collector_ledger(state, events, Metrics(), settings.collectors.group).publish(
             publisher, range(settings.bus.partitions))
     finally:
         publisher.close()
