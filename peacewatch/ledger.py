@@ -79,6 +79,10 @@ class Store:
     table: str
     key: tuple[str, ...]
     part: str = "part"
+    # Which rows the changelog keeps, as SQL over the row's columns (``{row}.column``); every
+    # row when empty. A row left out is the local cache's alone: it does not move with its
+    # partition.
+    logged: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,7 @@ class Ledger:
 
     def _trigger(self, store: Store, event: str, image: str) -> str:
         log_of = f"{image}.log" if store.table == _OFFSETS else f"'{self.name}'"
+        logged = f" AND ({store.logged.format(row=image)})" if store.logged else ""
         key = ", ".join(f"{image}.{k}" for k in store.key)
         row = "NULL" if event == "DELETE" else "json_object(" + ", ".join(
             f"'{c}', " + (f"hex({image}.{c})" if blob else f"{image}.{c}")
@@ -130,7 +135,7 @@ class Ledger:
         # Only "?"-free identifiers of our own tables are formatted in.
         return (f"CREATE TRIGGER ledger_{store.table}_{event.lower()} AFTER {event} "  # noqa: S608
                 f"ON {store.table} WHEN NOT EXISTS (SELECT 1 FROM ledger_restoring "
-                f"WHERE log = {log_of}) BEGIN INSERT INTO ledger_changes "
+                f"WHERE log = {log_of}){logged} BEGIN INSERT INTO ledger_changes "
                 f"(log, part, store, key, row) VALUES ({log_of}, {image}.{store.part}, "
                 f"'{store.table}', json_array({key}), {row}); END")
 

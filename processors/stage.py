@@ -132,8 +132,10 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
 
     name = "classify"
     input = RAW_ITEMS
-    # The exact keys are derived from the seen items: rebuilt, not logged.
-    stores = (Store("seen", ("item_id",)),)
+    # The exact keys are derived from the seen items: rebuilt, not logged. An item that had no
+    # output (most news) is not logged either: on another host a re-sent copy of it is
+    # classified again, to the same end, and the changelog stays a few percent of the stream.
+    stores = (Store("seen", ("item_id",), logged="{row}.published = 1"),)
 
     @property
     def group(self) -> str:
@@ -164,12 +166,14 @@ class ClassifyStage(OutboxStage[ClassifyDecisions]):
         judgement = self.decisions.classifier.judge(text.title, text.summary, text.content)
         for match in judgement.issues:
             metrics.items_per_issue.labels(issue=match.issue_id).inc()
-        if judgement.issues or self.ctx.settings.processors.publish_unmatched:
+        published = bool(judgement.issues) or self.ctx.settings.processors.publish_unmatched
+        if published:
             classified = classified_item(item, text, judgement, now=self.clock(),
                                          duplicate_of=duplicate_of)
             for message in fan_out(classified):
                 self.queue(part, CLASSIFIED_ITEMS, message)
-        self.state.mark_seen(item.item_id, part, item.revision, item.content_hash, keys)
+        self.state.mark_seen(item.item_id, part, item.revision, item.content_hash, keys,
+                             published=published)
         self.state.claim_keys(keys, item.item_id, part)
 
     def rebuild(self, part: int) -> None:

@@ -9,7 +9,7 @@ so that the owner of a partition owns its rows):
 - ``seen`` / ``exact_keys`` (first step): items already classified, by id and revision, each
   with its exact-copy keys; and the first item that had each key. ``exact_keys`` is not logged:
   it is rebuilt from the seen items (``rebuild_exact_keys``), so an item costs one changelog
-  message, not three.
+  message, not three; and an item that had no output (matched no issue) costs none.
 - ``placed`` / ``nd_keys`` / ``stories`` / ``developments`` (second step, per issue): items
   placed in stories with their fingerprints, the near-duplicate index, the stories, and every
   development ever emitted (whose id is never emitted again). The index is not logged: it is
@@ -39,7 +39,8 @@ from processors.stories import Seen, Story
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     item_id TEXT PRIMARY KEY, part INTEGER NOT NULL, revision INTEGER NOT NULL,
-    content_hash TEXT NOT NULL, at REAL NOT NULL, keys TEXT NOT NULL DEFAULT '[]'
+    content_hash TEXT NOT NULL, at REAL NOT NULL, keys TEXT NOT NULL DEFAULT '[]',
+    published INTEGER NOT NULL DEFAULT 1
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS exact_keys (
     key TEXT PRIMARY KEY, item_id TEXT NOT NULL, part INTEGER NOT NULL, at REAL NOT NULL
@@ -157,6 +158,8 @@ class ProcessorState:
             columns = {r[1] for r in self._q("PRAGMA table_info(seen)")}
             if "keys" not in columns:
                 self._q("ALTER TABLE seen ADD COLUMN keys TEXT NOT NULL DEFAULT '[]'")
+            if "published" not in columns:
+                self._q("ALTER TABLE seen ADD COLUMN published INTEGER NOT NULL DEFAULT 1")
             for event in ("insert", "update", "delete"):
                 self._q(f"DROP TRIGGER IF EXISTS ledger_exact_keys_{event}")
 
@@ -192,12 +195,15 @@ class ProcessorState:
         return (int(row[0]), str(row[1])) if row else None
 
     def mark_seen(self, item_id: str, part: int, revision: int, content_hash: str,
-                  keys: Iterable[str]) -> None:
-        """Keeps the time the item was first seen: the exact keys are rebuilt in that order."""
-        self._q("INSERT INTO seen VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE "
+                  keys: Iterable[str], *, published: bool = True) -> None:
+        """Keeps the time the item was first seen: the exact keys are rebuilt in that order.
+        ``published``: the item had an output (only those are logged to the changelog)."""
+        self._q("INSERT INTO seen VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE "
                 "SET part = excluded.part, revision = excluded.revision, "
-                "content_hash = excluded.content_hash, keys = excluded.keys",
-                (item_id, part, revision, content_hash, time.time(), json.dumps(list(keys))))
+                "content_hash = excluded.content_hash, keys = excluded.keys, "
+                "published = excluded.published",
+                (item_id, part, revision, content_hash, time.time(), json.dumps(list(keys)),
+                 int(published)))
 
     def exact_owner(self, keys: Iterable[str]) -> str | None:
         for key in keys:

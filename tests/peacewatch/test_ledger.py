@@ -156,3 +156,22 @@ def test_a_partition_found_as_this_host_left_it_keeps_its_local_rows(
     there.publish(events.publisher(), {0})
     here.restore({0})  # another host wrote: its changelog is the state
     assert set(notes(here)) == {"published", "elsewhere"}
+
+
+def test_a_store_logs_only_the_rows_its_condition_names(tmp_path: Path, events: EventBus) -> None:
+    db = open_state(tmp_path / "a.sqlite3", error=ProcessorError, what="test state",
+                    schema=SCHEMA)
+    ledger = Ledger(db, threading.RLock(), name="classify",
+                    stores=[Store("notes", ("name",), logged="{row}.body != 'local'")],
+                    events=events, metrics=Metrics(), error=ProcessorError, group="g")
+    note(ledger, "shared", 0, "kept")
+    note(ledger, "cache", 0, "local")
+    note(ledger, "cache", 0, None)  # its deletion is not logged either
+    note(ledger, "late", 0, "local")
+    note(ledger, "late", 0, "now shared")  # an update that meets the condition is
+    logged = {row[0] for row in db.execute("SELECT key FROM ledger_changes WHERE store = 'notes'")}
+    assert logged == {'["shared"]', '["late"]'}
+    ledger.publish(events.publisher(), {0})
+    other = ledger_on(tmp_path / "b.sqlite3", events)
+    other.restore({0})
+    assert set(notes(other)) == {"shared", "late"}

@@ -25,7 +25,14 @@ from proc_testkit import (
     synthetic_items,
 )
 
-from peacewatch.models import CLASSIFIED_ITEMS, DEVELOPMENTS, RAW_ITEMS, RawItem, Severity
+from peacewatch.models import (
+    CLASSIFIED_ITEMS,
+    DEVELOPMENTS,
+    RAW_ITEMS,
+    RawItem,
+    Severity,
+    changelog,
+)
 from processors.stage import ClassifyStage, StoriesStage, build
 from processors.state import ProcessorState
 
@@ -268,3 +275,27 @@ def test_unmatched_items_are_published_only_when_asked(tmp_path: Path) -> None:
     assert set(default) == {"u1"}
     assert set(asked) == {"g1", "u1"}
     assert asked["g1"] == ("none", ())
+
+
+def test_only_items_with_an_output_go_to_the_changelog(tmp_path: Path) -> None:
+    """Most news matches nothing: its seen row stays in the local cache, off the changelog."""
+    ctx = context(make_settings(tmp_path, partitions=1))
+    publish(ctx.events, RAW_ITEMS, [
+        raw_item("g1", "Gaza ceasefire talks resume in Cairo",
+                 "Mediators met Hamas and Israeli negotiators."),
+        raw_item("u1", "Russia and Ukraine agree 30-day halt to strikes on energy "
+                 "infrastructure", ENERGY)])
+    stage = Processors(ctx)
+    stage.start()
+    try:
+        run_until(stage, lambda: bool(stage.lag()) and not any(stage.lag().values()))
+    finally:
+        stage.stop()
+    log = ctx.events.bus.read_partitions(ctx.events.topic(changelog("classify")), [0])[0]
+    assert {r.key for r in log if r.key and r.key.startswith("seen:")} == {'seen:["u1"]'}
+    state = ProcessorState(tmp_path / "data" / "processors.sqlite3")
+    try:
+        assert state.seen("g1") is not None and state.seen("u1") is not None
+    finally:
+        state.close()
+    ctx.events.close()
