@@ -6,26 +6,23 @@ The stage and the checks are imported when asked for, not with this module: ``pe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from alerts.cli import register
 from peacewatch.settings import Settings
-from peacewatch.stage import Stage, StageContext, StagePackage, Subcommands
+from peacewatch.stage import DeclaredPackage, Stage, StageContext, StagePackage
 
 
-class AlertsPackage:
-    name = "alerts"
+def _build(ctx: StageContext) -> Sequence[Stage]:
+    from alerts.stage import build
 
-    def build(self, ctx: StageContext) -> list[Stage]:
-        from alerts.stage import build
-
-        return build(ctx)
-
-    def check(self, settings: Settings) -> int:
-        from alerts.check import check
-
-        return check(settings)
-
-    def register(self, subparsers: Subcommands) -> None:
-        register(subparsers)
+    return build(ctx)
 
 
-PACKAGE: StagePackage = AlertsPackage()
+def _check(settings: Settings) -> int:
+    from alerts.check import check
+
+    return check(settings)
+
+
+PACKAGE: StagePackage = DeclaredPackage("alerts", _build, _check, register)

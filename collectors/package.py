@@ -6,26 +6,23 @@ The stage and the checks are imported when asked for, not with this module: ``pe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from collectors.cli import register
 from peacewatch.settings import Settings
-from peacewatch.stage import Stage, StageContext, StagePackage, Subcommands
+from peacewatch.stage import DeclaredPackage, Stage, StageContext, StagePackage
 
 
-class CollectorsPackage:
-    name = "collectors"
+def _build(ctx: StageContext) -> Sequence[Stage]:
+    from collectors.stage import build
 
-    def build(self, ctx: StageContext) -> list[Stage]:
-        from collectors.stage import build
-
-        return build(ctx)
-
-    def check(self, settings: Settings) -> int:
-        from collectors.check import check
-
-        return check(settings)
-
-    def register(self, subparsers: Subcommands) -> None:
-        register(subparsers)
+    return build(ctx)
 
 
-PACKAGE: StagePackage = CollectorsPackage()
+def _check(settings: Settings) -> int:
+    from collectors.check import check
+
+    return check(settings)
+
+
+PACKAGE: StagePackage = DeclaredPackage("collectors", _build, _check, register)

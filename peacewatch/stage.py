@@ -110,6 +110,18 @@ class StagePackage(Protocol):
         """Add the package's own subcommands (``peacewatch feeds ...``)."""
 
 
+@dataclass(frozen=True)
+class DeclaredPackage:
+    """A ``StagePackage`` from its parts: what a stage package's ``package`` module declares.
+    Its ``build`` and ``check`` import the stage and the checks when called, so that
+    ``peacewatch --help`` (which loads every package) does not."""
+
+    name: str
+    build: Callable[[StageContext], Sequence[Stage]]
+    check: Callable[[Settings], int]
+    register: Callable[[Subcommands], None]
+
+
 _STAGE_PACKAGE_MEMBERS = ("name", "build", "check", "register")
 
 

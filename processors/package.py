@@ -8,24 +8,15 @@ package's object); the stage is imported anyway, by the subcommands.
 from __future__ import annotations
 
 from peacewatch.settings import Settings
-from peacewatch.stage import Stage, StageContext, StagePackage, Subcommands
+from peacewatch.stage import DeclaredPackage, StagePackage
 from processors.cli import register
 from processors.stage import build
 
 
-class ProcessorsPackage:
-    name = "processors"
+def _check(settings: Settings) -> int:
+    from processors.check import check
 
-    def build(self, ctx: StageContext) -> list[Stage]:
-        return build(ctx)
-
-    def check(self, settings: Settings) -> int:
-        from processors.check import check
-
-        return check(settings)
-
-    def register(self, subparsers: Subcommands) -> None:
-        register(subparsers)
+    return check(settings)
 
 
-PACKAGE: StagePackage = ProcessorsPackage()
+PACKAGE: StagePackage = DeclaredPackage("processors", build, _check, register)

@@ -108,6 +108,16 @@ def run_until(stage: Processors, done: Callable[[], bool], timeout_s: float = 60
     raise AssertionError(f"stage did not finish within {timeout_s}s")
 
 
+def run_to_the_end(ctx: StageContext) -> None:
+    """Start the processors, step them until nothing of their input is left, stop them."""
+    stage = Processors(ctx)
+    stage.start()
+    try:
+        run_until(stage, lambda: bool(stage.lag()) and not any(stage.lag().values()))
+    finally:
+        stage.stop()
+
+
 class Reader:
     """Reads a topic as its own consumer group, accumulating everything seen so far."""
 

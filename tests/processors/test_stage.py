@@ -21,6 +21,7 @@ from proc_testkit import (
     publish,
     raw_item,
     reference_run,
+    run_to_the_end,
     run_until,
     synthetic_items,
 )
@@ -148,12 +149,7 @@ def test_a_copy_under_another_id_is_counted_once_as_exact(tmp_path: Path) -> Non
                      source="other", url="http://wire.example/energy/", at=T0 + timedelta(hours=1))
     publish(ctx.events, RAW_ITEMS, [first, again])
     developments = Reader(ctx.events, DEVELOPMENTS, "read-copy")
-    stage = Processors(ctx)
-    stage.start()
-    try:
-        run_until(stage, lambda: bool(stage.lag()) and not any(stage.lag().values()))
-    finally:
-        stage.stop()
+    run_to_the_end(ctx)
     registry = ctx.metrics.registry
     assert registry.get_sample_value("peacewatch_duplicates_total", {"kind": "exact"}) == 1
     assert registry.get_sample_value("peacewatch_duplicates_total", {"kind": "near"}) in (None, 0)
@@ -285,12 +281,7 @@ def test_only_items_with_an_output_go_to_the_changelog(tmp_path: Path) -> None:
                  "Mediators met Hamas and Israeli negotiators."),
         raw_item("u1", "Russia and Ukraine agree 30-day halt to strikes on energy "
                  "infrastructure", ENERGY)])
-    stage = Processors(ctx)
-    stage.start()
-    try:
-        run_until(stage, lambda: bool(stage.lag()) and not any(stage.lag().values()))
-    finally:
-        stage.stop()
+    run_to_the_end(ctx)
     log = ctx.events.bus.read_partitions(ctx.events.topic(changelog("classify")), [0])[0]
     assert {r.key for r in log if r.key and r.key.startswith("seen:")} == {'seen:["u1"]'}
     state = ProcessorState(tmp_path / "data" / "processors.sqlite3")
