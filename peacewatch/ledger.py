@@ -281,7 +281,9 @@ class Ledger:
         """
         applied = 0
         name = self.events.topic(self.topic)
-        logs = self.events.bus.read_partitions(name, sorted(parts))
+        # Read as compacted: a row's last change is its state, and the topic's cleaner may
+        # not have run for days.
+        logs = self.events.bus.read_partitions(name, sorted(parts), latest_per_key=True)
         for part, records in sorted(logs.items()):
             end = records[-1].offset + 1 if records else 0
             with self.transaction():

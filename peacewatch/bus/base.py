@@ -65,6 +65,26 @@ def next_offsets(records: Iterable[Record]) -> dict[tuple[str, int], int]:
     return out
 
 
+class PartitionLog:
+    """What is read of one partition, in offset order. Read as compacted (``latest_per_key``),
+    a later message of a key takes the place of the earlier ones as it arrives, as Kafka's
+    cleaner would leave the topic: what a reader holds is bounded by the keys, not by how
+    long the log has grown since its last compaction. Keyless messages are all kept."""
+
+    def __init__(self, *, latest_per_key: bool = False) -> None:
+        self._latest_per_key = latest_per_key
+        self._records: dict[object, Record] = {}
+
+    def add(self, record: Record) -> None:
+        slot: object = (record.key if self._latest_per_key and record.key is not None
+                        else (None, record.offset))
+        self._records.pop(slot, None)  # re-inserted last: the dict stays in offset order
+        self._records[slot] = record
+
+    def records(self) -> list[Record]:
+        return list(self._records.values())
+
+
 class _Closing:
     def close(self) -> None:  # pragma: no cover - overridden
         """Release resources; idempotent."""
@@ -137,9 +157,11 @@ class Bus(_Closing, ABC):
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer: ...
 
     @abstractmethod
-    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+    def read_partitions(self, topic: str, partitions: Iterable[int], *,
+                        latest_per_key: bool = False) -> dict[int, list[Record]]:
         """Every message of these partitions, from their start to their end when called,
-        outside any consumer group (how a changelog is read back)."""
+        outside any consumer group; with ``latest_per_key``, only the last message of each
+        key (a changelog read back as compacted: see ``PartitionLog``)."""
 
     @abstractmethod
     def check(self, timeout_s: float | None = None) -> None:

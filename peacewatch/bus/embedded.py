@@ -24,6 +24,7 @@ from pathlib import Path
 from peacewatch.bus.base import (
     Bus,
     Consumer,
+    PartitionLog,
     Producer,
     Record,
     TopicConfig,
@@ -106,15 +107,17 @@ class EmbeddedBus(Bus):
                 [(t.name, t.partitions, int(t.compact)) for t in topics],
             )
 
-    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+    def read_partitions(self, topic: str, partitions: Iterable[int], *,
+                        latest_per_key: bool = False) -> dict[int, list[Record]]:
         out: dict[int, list[Record]] = {}
         with _sqlite_errors(f"reading {topic}"):
             for part in partitions:
-                rows = self._conn.execute(
-                    "SELECT off, key, value, ts FROM log WHERE topic = ? AND part = ? "
-                    "ORDER BY off", (topic, part)).fetchall()
-                out[part] = [Record(topic, part, off, key, value, ts)
-                             for off, key, value, ts in rows]
+                log = PartitionLog(latest_per_key=latest_per_key)
+                for off, key, value, ts in self._conn.execute(
+                        "SELECT off, key, value, ts FROM log WHERE topic = ? AND part = ? "
+                        "ORDER BY off", (topic, part)):
+                    log.add(Record(topic, part, off, key, value, ts))
+                out[part] = log.records()
         return out
 
     def producer(self) -> EmbeddedProducer:

@@ -20,7 +20,15 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from peacewatch.bus.base import Bus, Consumer, Producer, Record, TopicConfig, next_offsets
+from peacewatch.bus.base import (
+    Bus,
+    Consumer,
+    PartitionLog,
+    Producer,
+    Record,
+    TopicConfig,
+    next_offsets,
+)
 from peacewatch.errors import (
     BrokerUnavailable,
     BusError,
@@ -115,12 +123,13 @@ class KafkaBus(Bus):
     def producer(self) -> KafkaBusProducer:
         return KafkaBusProducer(self.settings, self._common)
 
-    def read_partitions(self, topic: str, partitions: Iterable[int]) -> dict[int, list[Record]]:
+    def read_partitions(self, topic: str, partitions: Iterable[int], *,
+                        latest_per_key: bool = False) -> dict[int, list[Record]]:
         """Read with one consumer of no group, assigned the partitions, up to their ends."""
         tps = [TopicPartition(topic, p) for p in partitions]
-        out: dict[int, list[Record]] = {tp.partition: [] for tp in tps}
+        out = {tp.partition: PartitionLog(latest_per_key=latest_per_key) for tp in tps}
         if not tps:
-            return out
+            return {}
         timeout_ms = int(self.settings.connect_timeout_s * 1000)
         try:
             reader = KafkaConsumer(**self._common, group_id=None, enable_auto_commit=False,
@@ -137,10 +146,10 @@ class KafkaBus(Bus):
         finally:
             with suppress(kerr.KafkaError):
                 reader.close(autocommit=False)
-        return out
+        return {part: log.records() for part, log in out.items()}
 
     def _read_to_ends(self, reader: KafkaConsumer, ends: dict[TopicPartition, int],
-                      out: dict[int, list[Record]]) -> None:
+                      out: dict[int, PartitionLog]) -> None:
         timeout_ms = int(self.settings.connect_timeout_s * 1000)
         deadline = time.monotonic() + self.settings.connect_timeout_s
         left = {tp for tp, end in ends.items() if end > 0}
@@ -152,8 +161,8 @@ class KafkaBus(Bus):
                 for m in messages:
                     if m.offset < ends[tp]:
                         key = m.key.decode("utf-8", "replace") if m.key is not None else None
-                        out[tp.partition].append(Record(tp.topic, tp.partition, m.offset, key,
-                                                        m.value, m.timestamp))
+                        out[tp.partition].add(Record(tp.topic, tp.partition, m.offset, key,
+                                                     m.value, m.timestamp))
                         deadline = time.monotonic() + self.settings.connect_timeout_s
             left = {tp for tp in left if reader.position(tp, timeout_ms=timeout_ms) < ends[tp]}
 

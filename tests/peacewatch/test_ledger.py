@@ -97,6 +97,22 @@ def test_another_host_restores_a_partition_from_the_changelog(
     assert second.db.execute("SELECT count(*) FROM ledger_changes").fetchone()[0] == 0
 
 
+def test_a_restore_applies_each_row_s_last_change_only(tmp_path: Path, events: EventBus) -> None:
+    """The changelog keeps every change until Kafka's cleaner runs; a restore reads it as
+    compacted, so its cost follows the rows, not the changes."""
+    first = ledger_on(tmp_path / "a.sqlite3", events)
+    publisher = events.publisher()
+    for body in ("one", "two", "three", None, "four"):
+        note(first, "kept", 0, body)
+        first.publish(publisher, {0})
+    log = events.bus.read_partitions(events.topic(changelog("classify")), [0])[0]
+    assert [r.key for r in log].count('notes:["kept"]') == 5
+
+    second = ledger_on(tmp_path / "b.sqlite3", events)
+    assert second.restore({0}) == len({r.key for r in log}) < len(log)
+    assert notes(second) == {"kept": (0, "four", bytes([1, 2, 255]))}
+
+
 def test_restore_drops_what_this_host_did_not_publish(tmp_path: Path, events: EventBus) -> None:
     ledger = ledger_on(tmp_path / "a.sqlite3", events)
     note(ledger, "published", 0, "p")

@@ -137,3 +137,24 @@ def test_seek_reads_again_what_was_polled_and_not_committed(raw_bus: Bus, unique
         consumer.seek({(topic, 0): 2})
         again = drain(consumer, 4)
     assert [r.value for r in again] == [f"m{i}".encode() for i in range(2, 6)]
+
+
+def test_a_log_read_as_compacted_keeps_the_last_message_of_each_key(
+        raw_bus: Bus, unique: str) -> None:
+    topic = f"compacted-{unique}"
+    raw_bus.ensure_topics([TopicConfig(topic, 1)])
+    with raw_bus.producer() as producer:
+        for i in range(30):
+            producer.publish(topic, str(i).encode(), f"k{i % 3}", partition=0)
+        producer.publish(topic, b"keyless-a", None, partition=0)
+        producer.publish(topic, b"keyless-b", None, partition=0)
+        producer.publish(topic, b"last", "k0", partition=0)
+        producer.flush()
+
+    full = raw_bus.read_partitions(topic, [0])[0]
+    latest = raw_bus.read_partitions(topic, [0], latest_per_key=True)[0]
+
+    assert len(full) == 33
+    assert [(r.key, r.value) for r in latest] == [
+        ("k1", b"28"), ("k2", b"29"), (None, b"keyless-a"), (None, b"keyless-b"), ("k0", b"last")]
+    assert [r.offset for r in latest] == [28, 29, 30, 31, 32]
