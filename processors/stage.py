@@ -112,7 +112,8 @@ class StoryDecisions:
         nd = p.neardup
         rules = StoryRules(window=timedelta(hours=p.stories.window_hours),
                            join_threshold=p.stories.join_threshold,
-                           novelty_threshold=p.stories.novelty_threshold)
+                           novelty_threshold=p.stories.novelty_threshold,
+                           turn_quiet=timedelta(hours=p.stories.turn_quiet_hours))
         model = load_model(settings)
         return cls(
             detector=ActionDetector(watchlist),

@@ -211,6 +211,11 @@ class Story:
         return 1.0 - max((resemblance(report.vector, report.language, s) for s in self.told),
                          default=0.0)
 
+    @property
+    def last_told(self) -> datetime:
+        """When the latest report that made a development was published."""
+        return max((s.at for s in self.told), default=self.first_seen)
+
     def tell(self, report: Report) -> None:
         """Remember a report that made a development."""
         self.told = [*self.told, _seen(report)][-RECENT:]
@@ -236,6 +241,9 @@ class StoryRules:
     # A later report is a new turn of its story when it resembles none of the reports that
     # made the story's developments more than this.
     novelty_threshold: float = 0.2
+    # ... and when it comes at least this long after the story's latest development: other
+    # outlets' first accounts of a development, told in other words, follow it within the hour.
+    turn_quiet: timedelta = timedelta(hours=1)
 
 
 class StoryClusterer:
@@ -330,7 +338,8 @@ class StoryClusterer:
                 party = new_parties[0]
                 return (self._development(report, story, kind="change",
                                           key=f"{action.name}:{party}", now=now, party=party),)
-        if story.novelty(report) > 1.0 - self.rules.novelty_threshold:
+        if (story.novelty(report) > 1.0 - self.rules.novelty_threshold
+                and report.at - story.last_told >= self.rules.turn_quiet):
             return (self._development(report, story, kind="change",
                                       key="turn:" + report.item_id, now=now),)
         return ()

@@ -40,6 +40,10 @@ class StorySettings(Section):
     # A later report resembling none of the reports that made its story's developments more
     # than this is a new turn of the story (a development).
     novelty_threshold: float = Field(default=0.2, ge=0, le=1)
+    # ... but not within this many hours of the story's latest development, when other
+    # outlets' first accounts of it arrive (1 h: chosen by replaying both annotated windows,
+    # eval/replay/NOTES.md).
+    turn_quiet_hours: float = Field(default=1.0, ge=0)
     # Stories kept in the state to join; developments are kept for the timeline regardless.
     retention_days: float = Field(default=90.0, gt=0)
 

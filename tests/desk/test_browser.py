@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from desk.server import DeskServer, start_server
 from desk.store.db import open_database
@@ -83,6 +84,14 @@ def shot(driver: object, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))  # type: ignore[attr-defined]
 
 
+def loads(driver: object, act: Callable[[], object]) -> None:
+    """Do what loads a new page (a click, an Enter) and wait until it has: a look straight
+    after a click may still find the old page's elements."""
+    old = driver.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
+    act()
+    WebDriverWait(driver, 10).until(staleness_of(old))  # type: ignore[arg-type]
+
+
 def test_an_analyst_reads_searches_and_corrects(browser: object,
                                                 desk: tuple[str, RecordStore]) -> None:
 
@@ -102,10 +111,10 @@ def test_an_analyst_reads_searches_and_corrects(browser: object,
     assert d.switch_to.active_element.text == "Skip to content"  # type: ignore[attr-defined]
 
     # Search, typed and sent with Enter, as a person would.
-    d.find_element(By.LINK_TEXT, "Search").click()  # type: ignore[attr-defined]
+    loads(d, d.find_element(By.LINK_TEXT, "Search").click)  # type: ignore[attr-defined]
     box = d.find_element(By.NAME, "q")  # type: ignore[attr-defined]
     Select(d.find_element(By.NAME, "what")).select_by_value("items")  # type: ignore[attr-defined]
-    box.send_keys("grain", Keys.ENTER)
+    loads(d, lambda: box.send_keys("grain", Keys.ENTER))
     results = d.find_element(By.ID, "results")  # type: ignore[attr-defined]
     assert results.text.startswith("3 items")
     assert "TASS - English" in d.find_element(By.CSS_SELECTOR, ".results").text  # type: ignore[attr-defined]
@@ -113,7 +122,7 @@ def test_an_analyst_reads_searches_and_corrects(browser: object,
 
     # The issue's timeline, narrowed by severity.
     d.get(base + "/")  # type: ignore[attr-defined]
-    d.find_element(By.CSS_SELECTOR, "#card-black-sea a").click()  # type: ignore[attr-defined]
+    loads(d, d.find_element(By.CSS_SELECTOR, "#card-black-sea a").click)  # type: ignore[attr-defined]
     assert "timeline" in d.find_element(By.TAG_NAME, "h1").text  # type: ignore[attr-defined]
     articles = d.find_elements(By.CSS_SELECTOR, "article.dev")  # type: ignore[attr-defined]
     assert len(articles) == 3
@@ -124,11 +133,12 @@ def test_an_analyst_reads_searches_and_corrects(browser: object,
         "href") == "https://news.example/3"
     shot(d, "timeline")
     Select(d.find_element(By.NAME, "min_severity")).select_by_value("signed")  # type: ignore[attr-defined]
-    d.find_element(By.CSS_SELECTOR, "form.filters button").click()  # type: ignore[attr-defined]
+    loads(d, d.find_element(By.CSS_SELECTOR, "form.filters button").click)  # type: ignore[attr-defined]
     assert len(d.find_elements(By.CSS_SELECTOR, "article.dev")) == 1  # type: ignore[attr-defined]
 
     # A story: every report, by which outlets, first seen when.
-    d.find_element(By.CSS_SELECTOR, "#dev-dev-3 .meta a[href^='/stories/']").click()  # type: ignore[attr-defined]
+    loads(d, d.find_element(  # type: ignore[attr-defined]
+        By.CSS_SELECTOR, "#dev-dev-3 .meta a[href^='/stories/']").click)
     rows = d.find_elements(By.CSS_SELECTOR, "table tbody tr")  # type: ignore[attr-defined]
     assert [r.find_elements(By.TAG_NAME, "td")[1].text.split(" ")[0] for r in rows] == [
         "BBC", "Kremlin", "TASS"]
@@ -139,7 +149,7 @@ def test_an_analyst_reads_searches_and_corrects(browser: object,
     button = d.find_element(  # type: ignore[attr-defined]
         By.CSS_SELECTOR, "#dev-dev-1 button[value='not_new']")
     assert button.get_attribute("aria-label").startswith("Not new: Turkey proposes")
-    button.click()
+    loads(d, button.click)
     notice = d.find_element(By.CSS_SELECTOR, "[role='status']")  # type: ignore[attr-defined]
     assert "Not new" in notice.text
     assert d.current_url.endswith("#dev-dev-1")  # type: ignore[attr-defined]

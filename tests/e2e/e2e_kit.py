@@ -532,9 +532,10 @@ class KafkaWorker:
 
 
 def write_kafka_worker_config(tmp_path: Path, worker: KafkaWorker, *, feeds: Path, hook: str,
-                              join_threshold: float) -> Path:
+                              join_threshold: float, turn_quiet_hours: float = 1.0) -> Path:
     """A worker's config: its own data_dir, the shared topics, every development sent at once
-    to one Slack-like endpoint. The caller says why its stories join at ``join_threshold``."""
+    to one Slack-like endpoint. The caller says why its stories join at ``join_threshold``
+    (and why a new turn may follow a development sooner than ``turn_quiet_hours``)."""
     config = tmp_path / f"{worker.name}.toml"
     config.write_text(f"""
 data_dir = {toml_str(tmp_path / f"data-{worker.name}")}
@@ -556,6 +557,7 @@ grace_period_s = {worker.grace_period_s}
 user_agent = "peacewatch-e2e/{worker.name}"
 [processors.stories]
 join_threshold = {join_threshold}
+turn_quiet_hours = {turn_quiet_hours}
 [alerts.receivers.slack]
 kind = "slack"
 webhook_url = "{hook}"

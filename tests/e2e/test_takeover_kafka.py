@@ -106,10 +106,11 @@ def test_a_lost_host_s_partitions_move_with_their_state(
                             {f: hub.url(f) for f in [*WIRES, *QUIET]})
     prefix = f"to-{unique}"
     # Items of the stream share two stems of twelve (0.17): each is a story of its own. The
-    # chained reports below share five (0.42): they join.
+    # chained reports below share five (0.42): they join. They are published seconds apart,
+    # where a new turn would wait an hour after the development before it: no wait here.
     configs = {h: write_kafka_worker_config(
         tmp_path, KafkaWorker(h, kafka_bootstrap, prefix, PARTITIONS, GRACE_S), feeds=feeds,
-        hook=slack_like.url, join_threshold=0.35) for h in HOSTS}
+        hook=slack_like.url, join_threshold=0.35, turn_quiet_hours=0) for h in HOSTS}
     workers = {(h, s): peacewatch(configs[h], s, name=f"{s}-{h}") for h in HOSTS for s in STAGES}
 
     def tails() -> str:

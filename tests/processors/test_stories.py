@@ -126,11 +126,32 @@ def test_a_new_turn_of_a_story_is_a_development(watchlist: Watchlist) -> None:
                                     source="other", entities=frozenset(seized)), [s], now=NOW)
     assert repeat.developments == ()
     crew = clusterer.place(report("c", "Moscow says crew of the seized tanker released",
+                                  at=T + timedelta(hours=5),
                                   entities=frozenset({"russia", "tanker"})),
                            [repeat.story], now=NOW)
     assert crew.story.story_id == s.story_id
     (dev,) = crew.developments
     assert dev.kind == "change" and dev.item_ids[-1] == "c"
+
+
+def test_an_account_in_other_words_within_the_hour_of_a_development_is_no_new_turn(
+        watchlist: Watchlist) -> None:
+    clusterer = StoryClusterer(StoryRules(join_threshold=0.1, novelty_threshold=0.5),
+                               BaselineMatcher(None))
+    s = clusterer.place(report("a", "US seizes tanker in the Atlantic",
+                               entities=frozenset({"united-states", "tanker"})), [],
+                        now=NOW).story
+    told = "Washington takes control of a vessel carrying Venezuelan crude, officials confirm"
+
+    def other_words(minutes: int) -> tuple[str, ...]:
+        placed = clusterer.place(report(f"b{minutes}", told, at=T + timedelta(minutes=minutes),
+                                        source="other", entities=frozenset({"tanker"})),
+                                 [s], now=NOW)
+        assert placed.story.story_id == s.story_id
+        return tuple(d.kind for d in placed.developments)
+
+    assert other_words(40) == ()
+    assert other_words(90) == ("change",)
 
 
 def test_background_joins_silently_and_a_story_it_opened_alerts_on_its_first_report(
