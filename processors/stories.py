@@ -14,7 +14,9 @@ A development is something an analyst did not already know:
   feature, recap) joins or opens a story but never makes a development;
 - ``change``: a later report that tells something the story has not: a stronger action than it
   has seen (proposed -> agreed -> signed, or a rejection), a party taking a position it has not
-  taken, or a new turn (it resembles none of the reports that made the story's developments).
+  taken, or a new turn (it resembles none of the reports that made the story's developments,
+  and comes an hour or more after the latest of them: other outlets' first accounts of a
+  development, in other words, come within the hour).
 
 Copies, other outlets' reports of the same event and later restatements join silently.
 
