@@ -107,6 +107,9 @@ class Ledger:
         self._columns: dict[str, list[tuple[str, bool]]] = {}
         # Outbox rows handed to the producer and not yet known to be published, by id.
         self._in_flight: dict[int, OutboxRow] = {}
+        # One publication at a time (it owns ``_in_flight``); the state's lock is only taken
+        # to read and to forget.
+        self._publishing = threading.Lock()
         self._install()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -185,14 +188,25 @@ class Ledger:
         partition comes back, for the new owner's changelog is the state then.
         """
         parts = set(parts)
-        with self._lock:
-            self._publish_outbox(publisher, self.outbox(parts))
-            self._publish_changes(publisher, parts)
+        # The state's lock is not held while the bus is waited for: the state file's other
+        # writers (the other step of the process) go on meanwhile. Both tables are read in
+        # one snapshot: a batch's outputs and its changes are committed together, so the
+        # changes published below are those of batches whose outputs are published first.
+        with self._publishing:
+            with self.transaction():
+                outbox = self.outbox(parts)
+                last_change = self._q("SELECT max(id) FROM ledger_changes WHERE log = ?",
+                                      (self.name,)).fetchone()[0]
+            self._publish_outbox(publisher, outbox)
+            if last_change is not None:
+                self._publish_changes(publisher, parts, int(last_change))
 
-    def _publish_changes(self, publisher: EventPublisher, parts: set[int]) -> None:
-        rows = [r for r in self._q(
-            "SELECT id, part, store, key, row FROM ledger_changes WHERE log = ? ORDER BY id",
-            (self.name,)).fetchall() if r[1] in parts]
+    def _publish_changes(self, publisher: EventPublisher, parts: set[int],
+                         last_change: int) -> None:
+        with self._lock:
+            rows = [r for r in self._q(
+                "SELECT id, part, store, key, row FROM ledger_changes WHERE log = ? "
+                "AND id <= ? ORDER BY id", (self.name, last_change)).fetchall() if r[1] in parts]
         if not rows:
             return
         latest: dict[tuple[int, str, str], tuple[Any, ...]] = {}

@@ -121,7 +121,9 @@ class OutboxStage(Stage, Generic[D]):
             self._take_over()
             handled = self._handle_batch(batch)
             self.ledger.publish(self.publisher, self._assigned())
-            self.consumer.commit()
+            # The ledger holds the handled offsets: the group's commit only says where a
+            # restarted member starts reading, so the step does not wait for it.
+            self.consumer.commit(wait=False)
         now = time.monotonic()
         if (self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY_S) and self.prune():
             self._last_prune = now

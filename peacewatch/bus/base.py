@@ -124,8 +124,12 @@ class Consumer(_Closing, ABC):
         """Messages from this member's partitions, in offset order per partition."""
 
     @abstractmethod
-    def commit(self, records: Sequence[Record]) -> None:
-        """Mark these records (and everything before them on their partitions) handled."""
+    def commit(self, records: Sequence[Record], *, wait: bool = True) -> None:
+        """Mark these records (and everything before them on their partitions) handled.
+
+        ``wait=False`` may return before the bus has the offsets (a failure is then only
+        logged): for a stage whose own ledger holds its handled offsets, so that a lost
+        commit means records read again and skipped, never records skipped unread."""
 
     @abstractmethod
     def seek(self, positions: Mapping[tuple[str, int], int]) -> None:

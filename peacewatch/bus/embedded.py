@@ -347,7 +347,8 @@ class EmbeddedConsumer(Consumer):
             self._data_version = version
         return records
 
-    def commit(self, records: Sequence[Record]) -> None:
+    def commit(self, records: Sequence[Record], *, wait: bool = True) -> None:
+        # A local write: waiting costs nothing, so a commit is always done on return.
         with _sqlite_errors("commit failed"):
             offsets = next_offsets(records)
             if not offsets:

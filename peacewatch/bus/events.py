@@ -147,8 +147,10 @@ class EventConsumer:
         if self.events.metrics is not None:
             self.events.metrics.dead_letters.labels(topic=record.topic).inc()
 
-    def commit(self, envelopes: Sequence[Envelope[Any]] | None = None) -> None:
-        """Commit handled envelopes (default: everything from the last poll).
+    def commit(self, envelopes: Sequence[Envelope[Any]] | None = None, *,
+               wait: bool = True) -> None:
+        """Commit handled envelopes (default: everything from the last poll); ``wait``: as
+        ``Consumer.commit``.
 
         Dead-lettered records ride along only up to the handled ones, so that committing them
         never skips a valid message that has not been handled yet.
@@ -160,7 +162,7 @@ class EventConsumer:
             handled_upto = {(r.topic, r.partition): r.offset for r in records}
             records += [r for r in self._dead
                         if r.offset <= handled_upto.get((r.topic, r.partition), -1)]
-        self.consumer.commit(records)
+        self.consumer.commit(records, wait=wait)
         committed = next_offsets(records)
         self._dead = [r for r in self._dead
                       if r.offset >= committed.get((r.topic, r.partition), 0)]

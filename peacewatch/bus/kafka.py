@@ -10,6 +10,7 @@ broker that is back is found within about that time.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
@@ -37,6 +38,8 @@ from peacewatch.errors import (
     MessageRefused,
 )
 from peacewatch.settings.bus import KafkaSettings
+
+log = logging.getLogger("peacewatch.bus")
 
 # Refusals of the message itself: sending it again cannot succeed.
 _REFUSALS = (kerr.MessageSizeTooLargeError, kerr.RecordListTooLargeError,
@@ -247,6 +250,11 @@ class KafkaBusProducer(Producer):
                 self._producer.close(timeout=5)
 
 
+def _commit_done(offsets: Mapping[TopicPartition, OffsetAndMetadata], result: object) -> None:
+    if isinstance(result, BaseException):
+        log.debug("an asynchronous commit of %d partition(s) failed: %s", len(offsets), result)
+
+
 class KafkaBusConsumer(Consumer):
     def __init__(
         self, settings: KafkaSettings, common: dict[str, Any], group: str, topics: list[str]
@@ -302,7 +310,7 @@ class KafkaBusConsumer(Consumer):
                 out.append(Record(tp.topic, tp.partition, m.offset, key, m.value, m.timestamp))
         return out
 
-    def commit(self, records: Sequence[Record]) -> None:
+    def commit(self, records: Sequence[Record], *, wait: bool = True) -> None:
         offsets = {
             TopicPartition(topic, part): OffsetAndMetadata(off, "", -1)
             for (topic, part), off in next_offsets(records).items()
@@ -310,6 +318,11 @@ class KafkaBusConsumer(Consumer):
         if not offsets:
             return
         try:
+            if not wait:
+                # The answer is read by a later poll; a commit a rebalance refused is
+                # superseded by the next one.
+                self._consumer.commit_async(offsets, callback=_commit_done)
+                return
             self._consumer.commit(offsets)
         except kerr.CommitFailedError as exc:
             raise CommitFailed(f"Kafka: commit refused after a rebalance: {exc}") from exc

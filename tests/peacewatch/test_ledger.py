@@ -12,7 +12,7 @@ import pytest
 
 from peacewatch.bus import embedded
 from peacewatch.bus.embedded import EmbeddedBus
-from peacewatch.bus.events import EventBus
+from peacewatch.bus.events import EventBus, EventPublisher
 from peacewatch.errors import ProcessorError
 from peacewatch.ledger import Ledger, Store
 from peacewatch.metrics import Metrics
@@ -191,3 +191,48 @@ def test_a_store_logs_only_the_rows_its_condition_names(tmp_path: Path, events: 
     other = ledger_on(tmp_path / "b.sqlite3", events)
     other.restore({0})
     assert set(notes(other)) == {"shared", "late"}
+
+
+class _HeldFlush(EventPublisher):
+    """A publisher whose first flush waits until the test lets it go: a broker that is slow
+    to answer."""
+
+    def __init__(self, events: EventBus) -> None:
+        super().__init__(events, events.bus.producer())
+        self.flushing, self.go_on = threading.Event(), threading.Event()
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        if not self.go_on.is_set():
+            self.flushing.set()
+            assert self.go_on.wait(10)
+        super().flush(timeout_s)
+
+
+def test_a_batch_committed_during_a_publication_waits_for_the_next_one(
+        tmp_path: Path, events: EventBus) -> None:
+    """The state file stays writable while the bus is waited for, and a batch written
+    meanwhile reaches the changelog only after its own outputs: never with the batch before."""
+    ledger = ledger_on(tmp_path / "a.sqlite3", events)
+
+    def batch(name: str) -> None:
+        with ledger.transaction() as db:
+            db.execute("INSERT INTO notes VALUES (?, 0, 'body', NULL)", (name,))
+            ledger.add_outbox(0, DEAD_LETTERS, DeadLetter.of(
+                topic="t", partition=0, offset=0, key=name, value=b"v", error="e", group="g"))
+
+    batch("first")
+    publisher = _HeldFlush(events)
+    publishing = threading.Thread(target=ledger.publish, args=(publisher, {0}))
+    publishing.start()
+    assert publisher.flushing.wait(10)
+    batch("second")  # would wait for the whole publication if it held the state's lock
+    publisher.go_on.set()
+    publishing.join(10)
+
+    log = events.bus.read_partitions(events.topic(changelog("classify")), [0])[0]
+    assert 'notes:["first"]' in [r.key for r in log]
+    assert 'notes:["second"]' not in [r.key for r in log]
+    assert ["second" in row.payload for row in ledger.outbox()] == [True]
+    ledger.publish(publisher, {0})
+    log = events.bus.read_partitions(events.topic(changelog("classify")), [0])[0]
+    assert 'notes:["second"]' in [r.key for r in log] and ledger.outbox() == []

@@ -6,6 +6,8 @@ import threading
 import time
 from collections import defaultdict
 
+import pytest
+
 from peacewatch.bus.base import Bus, Consumer, Record, TopicConfig
 
 
@@ -50,7 +52,9 @@ def test_messages_with_one_key_arrive_in_publish_order(raw_bus: Bus, unique: str
     assert len({p for ps in partitions.values() for p in ps}) > 1, "keys should spread"
 
 
-def test_uncommitted_messages_are_redelivered_to_the_group(raw_bus: Bus, unique: str) -> None:
+@pytest.mark.parametrize("wait", [True, False], ids=["commit", "commit-not-waited-for"])
+def test_uncommitted_messages_are_redelivered_to_the_group(raw_bus: Bus, unique: str,
+                                                           wait: bool) -> None:
     topic, group = f"redeliver-{unique}", f"g-{unique}"
     raw_bus.ensure_topics([TopicConfig(topic, 1)])
     publish(raw_bus, topic, [("k", f"m{i}".encode()) for i in range(10)])
@@ -58,7 +62,11 @@ def test_uncommitted_messages_are_redelivered_to_the_group(raw_bus: Bus, unique:
     with raw_bus.consumer(group, [topic]) as first:
         got = drain(first, 10, commit=False)
         assert len(got) == 10
-        first.commit(got[:4])  # handled four, then "crashed" without committing the rest
+        first.commit(got[:4], wait=wait)  # handled four, then "crashed" without the rest
+        deadline = time.monotonic() + 30
+        while first.lag() != {(topic, 0): 6} and time.monotonic() < deadline:
+            first.poll(0.1)  # Kafka reads the answer to a commit not waited for in a poll
+        assert first.lag() == {(topic, 0): 6}
 
     with raw_bus.consumer(group, [topic]) as second:
         again = drain(second, 6)
