@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Agreement between two annotators who labelled the same items apart (``double.jsonl``).
+"""Agreement between two annotators who labelled the same items apart: the issues of
+``double.jsonl``, then the kind (background or report) of ``kinds-double.jsonl``.
 
     python eval/corpus/agreement.py [--sample random-200|rare-issue-keywords-116]
 
@@ -20,22 +21,28 @@ ISSUES = ("negotiations", "crimea", "security-guarantees", "sanctions", "ceasefi
           "nato-membership", "black-sea", "minerals-deal", "military-aid", "prisoners")
 
 
+HEADER = (f"{'':<22}{'first':>7}{'second':>8}{'both':>6}{'agree':>8}{'kappa':>7}"
+          f"{'pos. agr.':>11}")
+
+
+def row(name: str, a: list[bool], b: list[bool]) -> str:
+    """One positive class: how often each annotator gave it, and how far they agree."""
+    n = len(a)
+    both = sum(x and y for x, y in zip(a, b, strict=True))
+    neither = n - sum(a) - sum(b) + both
+    observed = (both + neither) / n
+    chance = (sum(a) / n) * (sum(b) / n) + (1 - sum(a) / n) * (1 - sum(b) / n)
+    kappa = "-" if chance == 1 else f"{(observed - chance) / (1 - chance):.2f}"
+    positive = "-" if not sum(a) + sum(b) else f"{2 * both / (sum(a) + sum(b)):.2f}"
+    return (f"{name:<22}{sum(a):>7}{sum(b):>8}{both:>6}{observed:>8.1%}{kappa:>7}"
+            f"{positive:>11}")
+
+
 def table(rows: list[dict[str, list[str]]]) -> str:
     n = len(rows)
-    out = [f"{'issue':<22}{'first':>7}{'second':>8}{'both':>6}{'agree':>8}{'kappa':>7}"
-           f"{'pos. agr.':>11}"]
-    for issue in ISSUES:
-        a = [issue in r["first"] for r in rows]
-        b = [issue in r["second"] for r in rows]
-        both = sum(x and y for x, y in zip(a, b, strict=True))
-        only_a, only_b = sum(a) - both, sum(b) - both
-        neither = n - both - only_a - only_b
-        observed = (both + neither) / n
-        chance = (sum(a) / n) * (sum(b) / n) + (1 - sum(a) / n) * (1 - sum(b) / n)
-        kappa = "-" if chance == 1 else f"{(observed - chance) / (1 - chance):.2f}"
-        positive = "-" if not sum(a) + sum(b) else f"{2 * both / (sum(a) + sum(b)):.2f}"
-        out.append(f"{issue:<22}{sum(a):>7}{sum(b):>8}{both:>6}{observed:>8.1%}{kappa:>7}"
-                   f"{positive:>11}")
+    out = [HEADER.replace(" " * 22, f"{'issue':<22}", 1)]
+    out += [row(issue, [issue in r["first"] for r in rows], [issue in r["second"] for r in rows])
+            for issue in ISSUES]
     same = sum(r["first"] == r["second"] for r in rows)
     out.append(f"{n} items; identical label sets {same} ({same / n:.1%})")
     return "\n".join(out)
@@ -52,7 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         raise SystemExit(f"no items in sample {args.sample!r}")
     print(table(rows))
+    if not args.sample:
+        print(kind_table())
     return 0
+
+
+def kind_table() -> str:
+    """The kind of war items on no tracked issue (``kinds.jsonl``), labelled twice apart."""
+    with (HERE / "kinds-double.jsonl").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    first = [r["first"] == "background" for r in rows]
+    second = [r["second"] == "background" for r in rows]
+    return "\n".join(["", HEADER.replace(" " * 22, f"{'kind':<22}", 1),
+                      row("background", first, second), f"{len(rows)} items"])
 
 
 if __name__ == "__main__":

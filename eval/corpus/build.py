@@ -51,6 +51,7 @@ from peacewatch.text import collapse, parse_html  # noqa: E402
 DEFAULT_SHARED = HERE.parents[1].parent / "shared"
 SELECTION = HERE / "selection.jsonl"
 LABELS = HERE / "labels.jsonl"
+KINDS = HERE / "kinds.jsonl"
 WRITTEN = HERE / "written"
 
 NEWS_2022_CSV = Path("data/news-2022/items.csv")
@@ -256,16 +257,23 @@ def read_selection(path: Path = SELECTION) -> list[dict[str, object]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _jsonl(path: Path) -> Iterator[dict[str, object]]:
+    if path.exists():
+        with path.open(encoding="utf-8") as handle:
+            yield from (json.loads(line) for line in handle if line.strip())
+
+
 def read_labels() -> dict[str, dict[str, object]]:
     """Labels by id: ``labels.jsonl`` for items read from the shared data, and the written
-    items' own."""
+    items' own; with the kind ``kinds.jsonl`` gives an item on no issue (the kind head learns
+    how news tells, whatever it tells of)."""
     out = {str(r["id"]): r for r in _written_rows()}
-    if LABELS.exists():
-        with LABELS.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    row = json.loads(line)
-                    out[row["id"]] = row
+    out.update((str(row["id"]), row) for row in _jsonl(LABELS))
+    for row in _jsonl(KINDS):
+        label = out.get(str(row["id"]))
+        if label is None or label["labels"]:
+            raise SystemExit(f"{KINDS.name}: {row['id']} is not an item labelled with no issue")
+        out[str(row["id"])] = {**label, "kind": row["kind"]}
     return out
 
 
