@@ -173,10 +173,15 @@ def read_seeds(shared: Path) -> Iterator[Item]:
                        "en", _first_sentence(paragraph), collapse(paragraph))
 
 
-def _written_rows() -> Iterator[dict[str, object]]:
-    for path in sorted(WRITTEN.glob("*.jsonl")):
+def _jsonl(path: Path) -> Iterator[dict[str, object]]:
+    if path.exists():
         with path.open(encoding="utf-8") as handle:
             yield from (json.loads(line) for line in handle if line.strip())
+
+
+def _written_rows() -> Iterator[dict[str, object]]:
+    for path in sorted(WRITTEN.glob("*.jsonl")):
+        yield from _jsonl(path)
 
 
 def read_written() -> Iterator[Item]:
@@ -255,12 +260,6 @@ def selection_record(item: Item, stratum: str) -> dict[str, object]:
 def read_selection(path: Path = SELECTION) -> list[dict[str, object]]:
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, object]]:
-    if path.exists():
-        with path.open(encoding="utf-8") as handle:
-            yield from (json.loads(line) for line in handle if line.strip())
 
 
 def read_labels() -> dict[str, dict[str, object]]:
