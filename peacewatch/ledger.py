@@ -15,10 +15,21 @@ local rows stand, with what this host had not published yet (left-over outputs a
 the stage, ``leftovers``, then published). Otherwise the local rows are replaced by the
 changelog's and what this host had not published about the partition is dropped: the records
 after the changelog's offset are handled again and make the same decisions (outputs another
-host had published are recognised downstream by their ids). So a partition moves to another
-host, or to a host whose data_dir is gone, with its state, the pattern of Kafka Streams and
-quix-streams. A changelog that is empty while local rows exist (a state written before
-changelogs) is filled from them instead.
+host had published are recognised downstream by their ids).
+
+So a partition moves to another host, or to a host whose data_dir is gone, with its state,
+the pattern of Kafka Streams and quix-streams. A changelog that is empty while local rows exist
+(a state written before changelogs) is filled from them instead.
+
+Each publication ends, on each changelog partition it wrote, with a commit marker. A host that
+dies while publishing leaves some of a step's changes on the changelog without the rest (the
+offsets row among the missing ones, say), and state restored from them would be no step's
+state: its records would be handled again on top of part of their own changes. So the
+changelog counts up to its last marker only. A host whose last publication is after that
+marker (the one cut short was its own, as when it restarts) keeps its rows, which hold the
+whole step, and logs the rows the cut one changed again; any other host restores the rows as
+of the marker and logs the rows changed after it again as they were. Either way the cut
+changes are superseded.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from peacewatch.bus.base import Record
 from peacewatch.bus.events import EventBus, EventPublisher
 from peacewatch.errors import MessageRefused, PeacewatchError
 from peacewatch.metrics import Metrics
@@ -69,6 +81,8 @@ CREATE TABLE IF NOT EXISTS ledger_checkpoints (
 """
 _TOPICS: dict[str, TopicSpec[Any]] = {spec.base: spec for spec in ALL_TOPICS}
 _OFFSETS = "ledger_offsets"
+# The end of a publication on a changelog partition (a store no table has).
+COMMIT_MARKER = StateChange(store="ledger_commit", key=(), row={})
 log = logging.getLogger("peacewatch.ledger")
 
 
@@ -133,7 +147,8 @@ class Ledger:
         logged = f" AND ({store.logged.format(row=image)})" if store.logged else ""
         key = ", ".join(f"{image}.{k}" for k in store.key)
         row = "NULL" if event == "DELETE" else "json_object(" + ", ".join(
-            f"'{c}', " + (f"hex({image}.{c})" if blob else f"{image}.{c}")
+            f"'{c}', " + (f"CASE WHEN {image}.{c} IS NULL THEN NULL ELSE hex({image}.{c}) END"
+                          if blob else f"{image}.{c}")
             for c, blob in self._columns[store.table]) + ")"
         # Only "?"-free identifiers of our own tables are formatted in.
         return (f"CREATE TRIGGER ledger_{store.table}_{event.lower()} AFTER {event} "  # noqa: S608
@@ -219,13 +234,17 @@ class Ledger:
                                  row=None if row is None else json.loads(row))
             publisher.producer.publish(name, change.model_dump_json().encode("utf-8"),
                                        change.message_key, partition=part)
+        counts = Counter(r[1] for r in latest.values())
+        for part in counts:
+            publisher.producer.publish(name, COMMIT_MARKER.model_dump_json().encode("utf-8"),
+                                       COMMIT_MARKER.message_key, partition=part)
         publisher.flush()
         with self.transaction():
             self._q("DELETE FROM ledger_changes WHERE log = ? AND id IN (SELECT value FROM "
                     "json_each(?))", (self.name, json.dumps([r[0] for r in rows])))
-            for part, count in Counter(r[1] for r in latest.values()).items():
+            for part, count in counts.items():
                 self._q("UPDATE ledger_checkpoints SET next_off = next_off + ? "
-                        "WHERE log = ? AND part = ?", (count, self.name, part))
+                        "WHERE log = ? AND part = ?", (count + 1, self.name, part))
 
     def _publish_outbox(self, publisher: EventPublisher, rows: list[OutboxRow]) -> None:
         """Publish outbox rows and forget them; a row the bus refuses is set aside."""
@@ -297,17 +316,27 @@ class Ledger:
         name = self.events.topic(self.topic)
         # Read as compacted: a row's last change is its state, and the topic's cleaner may
         # not have run for days.
-        logs = self.events.bus.read_partitions(name, sorted(parts), latest_per_key=True)
+        logs = self.events.bus.read_partitions(name, sorted(parts), latest_per_key=True,
+                                               commit_key=COMMIT_MARKER.message_key)
         for part, records in sorted(logs.items()):
-            end = records[-1].offset + 1 if records else 0
+            end = max((r.offset + 1 for r in records), default=0)
+            state, cut, last_commit = _split_at_last_commit(records)
+            checkpoint = self._checkpoint(part)
+            if cut:
+                log.warning("%s: partition %d of %s ends with %d change(s) of a publication "
+                            "cut short (a host stopped while publishing)", self.name, part,
+                            name, len(cut))
             with self.transaction():
-                if self._checkpoint(part) == end:
+                if checkpoint is not None and last_commit < checkpoint <= end:
+                    # No publication completed since this host's last: its rows stand, and
+                    # a publication cut short since (its own, mostly) is logged again whole.
+                    self._log_again(part, cut)
                     self._forget(leftovers(self.outbox({part})))
                 elif records:
-                    self._replace(part, [StateChange.model_validate_json(r.value)
-                                         for r in records])
+                    self._replace(part, state)
+                    self._supersede(part, cut, state)
                     rebuilt(part)
-                    applied += len(records)
+                    applied += len(state)
                 else:
                     self._seed(part)
                 self._q("INSERT OR REPLACE INTO ledger_checkpoints VALUES (?, ?, ?)",
@@ -340,6 +369,34 @@ class Ledger:
             self._apply(change)
         self._q("DELETE FROM ledger_restoring WHERE log = ?", (self.name,))
 
+    def _supersede(self, part: int, cut: list[StateChange], state: list[StateChange]) -> None:
+        """Log again, as of the changelog's last marker, each row a cut publication changed."""
+        restored = {(c.store, c.key): c.row for c in state}
+        for change in cut:
+            self._log_change(part, change.store, change.key, restored.get((change.store,
+                                                                             change.key)))
+
+    def _log_again(self, part: int, cut: list[StateChange]) -> None:
+        """Log again, as the local rows have it, each row a cut publication changed."""
+        for change in cut:
+            store = next((s for s in self.stores if s.table == change.store), None)
+            if store is None:
+                continue
+            where = " AND ".join(f"{k} = ?" for k in store.key)
+            if store.logged:
+                where += f" AND ({store.logged.format(row=store.table)})"
+            # The update's trigger logs the row; only our own names are formatted in.
+            touched = self._q(f"UPDATE {store.table} SET {store.part} = {store.part} "  # noqa: S608
+                              f"WHERE {where}", change.key).rowcount
+            if not touched:
+                self._log_change(part, change.store, change.key, None)
+
+    def _log_change(self, part: int, store: str, key: tuple[StateValue, ...],
+                    row: dict[str, StateValue] | None) -> None:
+        self._q("INSERT INTO ledger_changes (log, part, store, key, row) VALUES (?, ?, ?, ?, ?)",
+                (self.name, part, store, _compact_json(list(key)),
+                 None if row is None else _compact_json(row)))
+
     def _apply(self, change: StateChange) -> None:
         store = next((s for s in self.stores if s.table == change.store), None)
         if store is None:
@@ -363,3 +420,20 @@ class Ledger:
             params = (part, self.name) if extra else (part,)
             self._q(f"UPDATE {store.table} SET {store.part} = {store.part} "  # noqa: S608
                     f"WHERE {store.part} = ?{extra}", params)
+
+
+def _split_at_last_commit(
+        records: Sequence[Record]) -> tuple[list[StateChange], list[StateChange], int]:
+    """The changes up to a changelog partition's last commit marker, those after it (a
+    publication cut short), and the marker's offset (-1: none); ``records`` as
+    ``PartitionLog`` lists them with the marker as its commit key."""
+    ends = [i for i, r in enumerate(records) if r.key == COMMIT_MARKER.message_key]
+    cut_from = ends[-1] + 1 if ends else 0
+    changes = [StateChange.model_validate_json(r.value) for r in records]
+    return ([c for c in changes[:cut_from] if c.message_key != COMMIT_MARKER.message_key],
+            changes[cut_from:], records[ends[-1]].offset if ends else -1)
+
+
+def _compact_json(value: object) -> str:
+    """JSON as SQLite's json functions write it (the triggers' keys and rows)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

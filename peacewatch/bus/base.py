@@ -69,20 +69,38 @@ class PartitionLog:
     """What is read of one partition, in offset order. Read as compacted (``latest_per_key``),
     a later message of a key takes the place of the earlier ones as it arrives, as Kafka's
     cleaner would leave the topic: what a reader holds is bounded by the keys, not by how
-    long the log has grown since its last compaction. Keyless messages are all kept."""
+    long the log has grown since its last compaction. Keyless messages are all kept.
 
-    def __init__(self, *, latest_per_key: bool = False) -> None:
+    With a ``commit_key`` (a writer that ends each write of several messages with a message of
+    that key), the messages after the last such marker are a write cut short: they are held
+    apart and take no message's place. ``records()`` lists the committed messages, then those
+    after the last marker (all of them when there is no marker)."""
+
+    def __init__(self, *, latest_per_key: bool = False, commit_key: str | None = None) -> None:
         self._latest_per_key = latest_per_key
+        self._commit_key = commit_key
         self._records: dict[object, Record] = {}
+        self._uncommitted: dict[object, Record] = {}
 
     def add(self, record: Record) -> None:
         slot: object = (record.key if self._latest_per_key and record.key is not None
                         else (None, record.offset))
-        self._records.pop(slot, None)  # re-inserted last: the dict stays in offset order
-        self._records[slot] = record
+        if self._commit_key is None:
+            _put_last(self._records, slot, record)
+            return
+        _put_last(self._uncommitted, slot, record)
+        if record.key == self._commit_key:
+            for held, r in self._uncommitted.items():
+                _put_last(self._records, held, r)
+            self._uncommitted.clear()
 
     def records(self) -> list[Record]:
-        return list(self._records.values())
+        return [*self._records.values(), *self._uncommitted.values()]
+
+
+def _put_last(records: dict[object, Record], slot: object, record: Record) -> None:
+    records.pop(slot, None)  # re-inserted last: the dict stays in offset order
+    records[slot] = record
 
 
 class _Closing:
@@ -162,10 +180,12 @@ class Bus(_Closing, ABC):
 
     @abstractmethod
     def read_partitions(self, topic: str, partitions: Iterable[int], *,
-                        latest_per_key: bool = False) -> dict[int, list[Record]]:
+                        latest_per_key: bool = False,
+                        commit_key: str | None = None) -> dict[int, list[Record]]:
         """Every message of these partitions, from their start to their end when called,
         outside any consumer group; with ``latest_per_key``, only the last message of each
-        key (a changelog read back as compacted: see ``PartitionLog``)."""
+        key (a changelog read back as compacted), and with ``commit_key`` the messages after
+        the last marker last (see ``PartitionLog``)."""
 
     @abstractmethod
     def check(self, timeout_s: float | None = None) -> None:

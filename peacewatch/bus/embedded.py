@@ -108,11 +108,12 @@ class EmbeddedBus(Bus):
             )
 
     def read_partitions(self, topic: str, partitions: Iterable[int], *,
-                        latest_per_key: bool = False) -> dict[int, list[Record]]:
+                        latest_per_key: bool = False,
+                        commit_key: str | None = None) -> dict[int, list[Record]]:
         out: dict[int, list[Record]] = {}
         with _sqlite_errors(f"reading {topic}"):
             for part in partitions:
-                log = PartitionLog(latest_per_key=latest_per_key)
+                log = PartitionLog(latest_per_key=latest_per_key, commit_key=commit_key)
                 for off, key, value, ts in self._conn.execute(
                         "SELECT off, key, value, ts FROM log WHERE topic = ? AND part = ? "
                         "ORDER BY off", (topic, part)):

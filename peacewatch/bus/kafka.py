@@ -127,10 +127,12 @@ class KafkaBus(Bus):
         return KafkaBusProducer(self.settings, self._common)
 
     def read_partitions(self, topic: str, partitions: Iterable[int], *,
-                        latest_per_key: bool = False) -> dict[int, list[Record]]:
+                        latest_per_key: bool = False,
+                        commit_key: str | None = None) -> dict[int, list[Record]]:
         """Read with one consumer of no group, assigned the partitions, up to their ends."""
         tps = [TopicPartition(topic, p) for p in partitions]
-        out = {tp.partition: PartitionLog(latest_per_key=latest_per_key) for tp in tps}
+        out = {tp.partition: PartitionLog(latest_per_key=latest_per_key, commit_key=commit_key)
+               for tp in tps}
         if not tps:
             return {}
         timeout_ms = int(self.settings.connect_timeout_s * 1000)

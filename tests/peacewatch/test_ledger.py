@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from peacewatch.bus import embedded
+from peacewatch.bus.base import Producer
 from peacewatch.bus.embedded import EmbeddedBus
 from peacewatch.bus.events import EventBus, EventPublisher
 from peacewatch.errors import ProcessorError
@@ -109,7 +110,8 @@ def test_a_restore_applies_each_row_s_last_change_only(tmp_path: Path, events: E
     assert [r.key for r in log].count('notes:["kept"]') == 5
 
     second = ledger_on(tmp_path / "b.sqlite3", events)
-    assert second.restore({0}) == len({r.key for r in log}) < len(log)
+    rows = {r.key for r in log} - {"ledger_commit:[]"}  # the publications' end markers
+    assert second.restore({0}) == len(rows) < len(log)
     assert notes(second) == {"kept": (0, "four", bytes([1, 2, 255]))}
 
 
@@ -236,3 +238,121 @@ def test_a_batch_committed_during_a_publication_waits_for_the_next_one(
     ledger.publish(publisher, {0})
     log = events.bus.read_partitions(events.topic(changelog("classify")), [0])[0]
     assert 'notes:["second"]' in [r.key for r in log] and ledger.outbox() == []
+
+
+class _Crash(Exception):
+    pass
+
+
+class _DiesMidway(Producer):
+    """A producer whose process dies after ``lands`` messages: those reach the bus, the rest
+    never do (a host killed while its producer was sending)."""
+
+    def __init__(self, inner: Producer, lands: int) -> None:
+        self.inner, self.lands = inner, lands
+
+    def publish(self, topic: str, value: bytes, key: str | None = None,
+                partition: int | None = None) -> None:
+        if self.lands == 0:
+            self.inner.flush(5.0)
+            raise _Crash
+        self.lands -= 1
+        self.inner.publish(topic, value, key, partition)
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        self.inner.flush(timeout_s)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def cut_publication(tmp_path: Path, events: EventBus) -> Ledger:
+    """A host that published one step, then died publishing the next: two of its changes
+    reached the changelog, its offsets did not."""
+    host = ledger_on(tmp_path / "a.sqlite3", events)
+    host.restore({0})
+    note(host, "kept", 0, "before")
+    host.publish(events.publisher(), {0})
+    with host.transaction() as db:  # one step: two rows, then its offsets
+        db.execute("UPDATE notes SET body = 'during' WHERE name = 'kept'")
+        db.execute("INSERT INTO notes VALUES ('new', 0, 'during', NULL)")
+        host.advance("in", 0, 9)
+    with pytest.raises(_Crash):
+        host.publish(EventPublisher(events, _DiesMidway(events.bus.producer(), 2)), {0})
+    topic = events.topic(changelog("classify"))
+    cut = [r.key for r in events.bus.read_partitions(topic, [0])[0]][-2:]
+    assert cut == ['notes:["kept"]', 'notes:["new"]'], "the cut should land inside the step"
+    host.db.close()
+    return host
+
+
+BEFORE = {"kept": (0, "before", bytes([1, 2, 255]))}
+DURING = {"kept": (0, "during", bytes([1, 2, 255])), "new": (0, "during", None)}
+
+
+def test_another_host_restores_the_last_complete_publication(tmp_path: Path,
+                                                             events: EventBus) -> None:
+    """Part of a step's changes without its offsets are no step's state: another host
+    restores the changelog as of the last complete publication, handles the step's records
+    again, and its next publication supersedes the cut changes."""
+    cut_publication(tmp_path, events)
+    other = ledger_on(tmp_path / "b.sqlite3", events)
+    other.restore({0})
+    assert notes(other) == BEFORE
+    assert other.next_offset("in", 0) == 7, "the step's records are handled again"
+    note(other, "more", 0, "other")  # its next step: the cut is before its marker now
+    other.publish(events.publisher(), {0})
+    later = ledger_on(tmp_path / "c.sqlite3", events)
+    later.restore({0})
+    assert set(notes(later)) == {"kept", "more"} and notes(later)["kept"] == BEFORE["kept"]
+
+
+def test_the_host_cut_short_keeps_its_step_and_publishes_it_again(
+        tmp_path: Path, events: EventBus) -> None:
+    """Restarted, the host whose publication was cut keeps its rows (the whole step: its
+    records are not handled again, so its outputs are not sent twice) and logs it again."""
+    cut_publication(tmp_path, events)
+    restarted = ledger_on(tmp_path / "a.sqlite3", events)
+    restarted.restore({0})
+    assert notes(restarted) == DURING and restarted.next_offset("in", 0) == 9
+    restarted.publish(events.publisher(), {0})
+    elsewhere = ledger_on(tmp_path / "b.sqlite3", events)
+    elsewhere.restore({0})
+    assert notes(elsewhere) == DURING and elsewhere.next_offset("in", 0) == 9
+
+
+def test_a_null_blob_is_restored_as_null(tmp_path: Path, events: EventBus) -> None:
+    first = ledger_on(tmp_path / "a.sqlite3", events)
+    with first.transaction() as db:
+        db.execute("INSERT INTO notes VALUES ('unsigned', 0, 'b', NULL)")
+        db.execute("INSERT INTO notes VALUES ('empty', 0, 'b', x'')")
+    first.publish(events.publisher(), {0})
+    restored = ledger_on(tmp_path / "b.sqlite3", events)
+    restored.restore({0})
+    assert notes(restored) == {"unsigned": (0, "b", None), "empty": (0, "b", b"")}
+
+
+def test_a_host_taking_back_a_partition_supersedes_another_host_s_cut(
+        tmp_path: Path, events: EventBus) -> None:
+    """A host's partition went to another host, which died publishing its first step; taken
+    back, the first host's rows stand (no publication completed since its own) and the other
+    host's cut changes are logged again as this host has them."""
+    home = ledger_on(tmp_path / "a.sqlite3", events)
+    home.restore({0})
+    note(home, "kept", 0, "home")
+    home.publish(events.publisher(), {0})
+    away = ledger_on(tmp_path / "b.sqlite3", events)
+    away.restore({0})
+    with away.transaction() as db:
+        db.execute("INSERT INTO notes VALUES ('new', 0, 'away', NULL)")
+        away.advance("in", 0, 9)
+    with pytest.raises(_Crash):
+        away.publish(EventPublisher(events, _DiesMidway(events.bus.producer(), 1)), {0})
+
+    home.restore({0})
+    assert set(notes(home)) == {"kept"} and home.next_offset("in", 0) == 7
+    note(home, "more", 0, "home")  # its next step: the cut is before its marker now
+    home.publish(events.publisher(), {0})
+    later = ledger_on(tmp_path / "c.sqlite3", events)
+    later.restore({0})
+    assert set(notes(later)) == {"kept", "more"}

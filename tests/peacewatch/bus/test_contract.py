@@ -166,3 +166,18 @@ def test_a_log_read_as_compacted_keeps_the_last_message_of_each_key(
     assert [(r.key, r.value) for r in latest] == [
         ("k1", b"28"), ("k2", b"29"), (None, b"keyless-a"), (None, b"keyless-b"), ("k0", b"last")]
     assert [r.offset for r in latest] == [28, 29, 30, 31, 32]
+
+
+def test_messages_after_the_last_commit_marker_are_listed_apart(raw_bus: Bus, unique: str) -> None:
+    topic = f"committed-{unique}"
+    raw_bus.ensure_topics([TopicConfig(topic, 1)])
+    with raw_bus.producer() as producer:
+        for key, value in [("a", b"1"), ("b", b"1"), ("end", b""), ("a", b"2"), ("end", b""),
+                           ("a", b"3"), ("c", b"1")]:  # a write cut short after "c"
+            producer.publish(topic, value, key, partition=0)
+        producer.flush()
+
+    read = raw_bus.read_partitions(topic, [0], latest_per_key=True, commit_key="end")[0]
+
+    assert [(r.key, r.value, r.offset) for r in read] == [
+        ("b", b"1", 1), ("a", b"2", 3), ("end", b"", 4), ("a", b"3", 5), ("c", b"1", 6)]
