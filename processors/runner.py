@@ -79,6 +79,10 @@ class OutboxStage(Stage, Generic[D]):
     def partitions_changed(self) -> None:
         """Hook: partitions were taken or handed over; drop what was cached about them."""
 
+    def rolled_back(self) -> None:
+        """Hook: a batch's transaction failed; drop what was cached from its decisions (its
+        records are handled again, and must find the state as it was before them)."""
+
     def prune(self) -> bool:
         """Hook: forget what is past its retention; False when there is nothing to go by yet.
         Called at the first batch, then hourly."""
@@ -130,7 +134,15 @@ class OutboxStage(Stage, Generic[D]):
         return handled
 
     def _handle_batch(self, batch: list[Envelope[Any]]) -> int:
-        """Decisions, output and handled offsets of a batch, in one state transaction."""
+        """Decisions, output and handled offsets of a batch, in one state transaction; when it
+        fails, nothing of the batch stays, in the state file or in memory."""
+        try:
+            return self._decide_batch(batch)
+        except BaseException:
+            self.rolled_back()
+            raise
+
+    def _decide_batch(self, batch: list[Envelope[Any]]) -> int:
         handled = 0
         with self.state.transaction():
             next_offsets: dict[tuple[str, int], int] = {}

@@ -211,6 +211,9 @@ class StoriesStage(OutboxStage[StoryDecisions]):
     def partitions_changed(self) -> None:
         self._story_cache.clear()
 
+    def rolled_back(self) -> None:
+        self._story_cache.clear()
+
     def rebuild(self, part: int) -> None:
         self.state.rebuild_index(part, lambda p: lsh_keys(Fingerprint(
             p.title_words, Fingerprint.hashes_from_bytes(p.body_sig), p.body_words)))

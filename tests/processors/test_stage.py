@@ -26,6 +26,7 @@ from proc_testkit import (
     synthetic_items,
 )
 
+from peacewatch.errors import ProcessorError
 from peacewatch.models import (
     CLASSIFIED_ITEMS,
     DEVELOPMENTS,
@@ -289,4 +290,40 @@ def test_only_items_with_an_output_go_to_the_changelog(tmp_path: Path) -> None:
         assert state.seen("g1") is not None and state.seen("u1") is not None
     finally:
         state.close()
+    ctx.events.close()
+
+
+def test_a_step_whose_transaction_fails_is_handled_again_as_if_it_never_ran(
+        tmp_path: Path) -> None:
+    """A full disk fails a step's transaction after its records were decided: the stories
+    they made are rolled back, and so must be what the step keeps of them in memory, or the
+    records handled again find their own stories and make no development."""
+    items = synthetic_items(120, seed=3)
+    reference = reference_run(items, tmp_path)
+    ctx = context(make_settings(tmp_path, partitions=1, batch_size=25, unique="fail"))
+    publish(ctx.events, RAW_ITEMS, items)
+    developments = Reader(ctx.events, DEVELOPMENTS, "read-d-fail")
+    stage = Processors(ctx)
+    ledger = stage.stories.ledger
+    advance = ledger.advance
+    failures = [0]
+
+    def disk_full_once(topic: str, part: int, next_offset: int) -> None:
+        if failures[0] == 0:
+            failures[0] += 1
+            raise ProcessorError("processor state: database or disk is full")
+        advance(topic, part, next_offset)
+
+    ledger.advance = disk_full_once  # type: ignore[method-assign]
+    stage.start()
+    try:
+        with pytest.raises(ProcessorError):
+            run_until(stage, lambda: False, timeout_s=30)
+        run_until(stage, lambda: bool(stage.lag()) and not any(stage.lag().values()))
+    finally:
+        stage.stop()
+    assert failures[0] == 1
+    ids = [d.development_id for d in developments.read()]
+    assert sorted(ids) == sorted(reference.development_ids)
+    developments.close()
     ctx.events.close()
