@@ -25,11 +25,11 @@ Each publication ends, on each changelog partition it wrote, with a commit marke
 dies while publishing leaves some of a step's changes on the changelog without the rest (the
 offsets row among the missing ones, say), and state restored from them would be no step's
 state: its records would be handled again on top of part of their own changes. So the
-changelog counts up to its last marker only. A host whose last publication is after that
-marker (the one cut short was its own, as when it restarts) keeps its rows, which hold the
-whole step, and logs the rows the cut one changed again; any other host restores the rows as
-of the marker and logs the rows changed after it again as they were. Either way the cut
-changes are superseded.
+changelog counts up to its last marker only. A host that has seen no publication complete
+since it last wrote or read the changelog (the cut one was its own, as when it restarts) keeps
+its rows, which hold the whole step, and logs the rows the cut one changed again; any other
+host restores the rows as of the marker and logs the rows changed after it again as they
+were. Either way the cut changes are superseded.
 """
 
 from __future__ import annotations
@@ -328,8 +328,9 @@ class Ledger:
                             name, len(cut))
             with self.transaction():
                 if checkpoint is not None and last_commit < checkpoint <= end:
-                    # No publication completed since this host's last: its rows stand, and
-                    # a publication cut short since (its own, mostly) is logged again whole.
+                    # No publication completed since this host last wrote or read the
+                    # changelog: its rows stand, and one cut short since (its own, mostly)
+                    # is logged again whole.
                     self._log_again(part, cut)
                     self._forget(leftovers(self.outbox({part})))
                 elif records:
@@ -379,7 +380,7 @@ class Ledger:
     def _log_again(self, part: int, cut: list[StateChange]) -> None:
         """Log again, as the local rows have it, each row a cut publication changed."""
         for change in cut:
-            store = next((s for s in self.stores if s.table == change.store), None)
+            store = self._store(change.store)
             if store is None:
                 continue
             where = " AND ".join(f"{k} = ?" for k in store.key)
@@ -397,10 +398,14 @@ class Ledger:
                 (self.name, part, store, _compact_json(list(key)),
                  None if row is None else _compact_json(row)))
 
+    def _store(self, table: str) -> Store | None:
+        """The store of a changelog's table; None for a table this release no longer keeps."""
+        return next((s for s in self.stores if s.table == table), None)
+
     def _apply(self, change: StateChange) -> None:
-        store = next((s for s in self.stores if s.table == change.store), None)
+        store = self._store(change.store)
         if store is None:
-            return  # a table this release no longer keeps
+            return
         if change.row is None:
             where = " AND ".join(f"{k} = ?" for k in store.key)
             self._q(f"DELETE FROM {store.table} WHERE {where}", change.key)  # noqa: S608
