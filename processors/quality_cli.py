@@ -22,6 +22,7 @@ from peacewatch.stage import Subcommands
 from processors.classify import IssueClassifier
 from processors.corpus import add_corpus_arguments, load_corpus
 from processors.evaluate import Report, calibration_error, evaluate, format_report
+from processors.model import LearnedModel
 from processors.stage import issue_classifier, load_entities_of, watchlist_path
 from processors.train import SPLITS, LabelledItem, TrainConfig, train
 from processors.watchlist import load_watchlist
@@ -78,6 +79,8 @@ def eval_corpus(args: argparse.Namespace) -> int:
     print()
     print(_table("split", [(s, [i for i in items if i.split == s]) for s in SPLITS],
                  predicted, issues))
+    if classifier.model is not None:
+        print(_selection(classifier.model))
     print()
     languages = sorted({i.language or "?" for i in chosen})
     print(_table(f"language ({args.split})",
@@ -125,6 +128,16 @@ def _table(name: str, groups: Iterable[tuple[str, Sequence[LabelledItem]]],
     return "\n".join(lines)
 
 
+def _selection(model: LearnedModel) -> str:
+    """The dev figure that chose the model: the shipped model has learned dev too."""
+    chosen = model.meta.get("selection")
+    if not isinstance(chosen, dict):
+        return "the model was fitted on train alone: its dev figure above is the chosen one"
+    return (f"the model was fitted on train and dev ({model.meta.get('fitted_items')} items): "
+            "its dev figures above are of items it learned; chosen on dev when fitted on train "
+            f"alone: macro-F1 {chosen['dev_macro_f1']:.3f}")
+
+
 def _calibration(classifier: IssueClassifier, items: Sequence[LabelledItem]) -> str:
     probabilities: list[float] = []
     truth: list[bool] = []
@@ -142,7 +155,8 @@ def _learning_curve(args: argparse.Namespace, items: Sequence[LabelledItem],
     settings = load_settings(args.config)
     watchlist = load_watchlist(args.watchlist or watchlist_path(settings))
     test = [i for i in items if i.split == "test"]
-    lines = ["learning curve (test macro-F1 of a model trained on part of the train split)",
+    lines = ["learning curve (test macro-F1 of a model chosen on dev with part of the train "
+             "split, then fitted on that part and dev)",
              f"{'train share':<14}{'items':>7}{'macro-F1':>10}{'micro-F1':>10}"]
     for fraction in CURVE:
         result = train(items, watchlist, TrainConfig(train_fraction=fraction))
@@ -169,11 +183,14 @@ def _train(args: argparse.Namespace) -> int:
     for h in result.heads:
         print(f"{h.name:<22}{h.c:>6}{h.threshold:>11.3f}{h.train_positives:>8}"
               f"{h.dev_positives:>6}{h.dev_f1:>8.3f}")
+    print(f"dev macro-F1 of the heads fitted on train, as chosen: "
+          f"{result.model.meta['selection']['dev_macro_f1']:.3f}; then fitted on train and dev")
     untrained = [i for i in watchlist.issue_ids if i not in result.model.index]
     if untrained:
         print(f"rules alone (too few training examples): {', '.join(untrained)}")
     meta = result.model.meta
     print(f"wrote {out}: {len(result.model.weights)} features, data {meta['data']}, "
-          f"seed {meta['seed']}, {meta['train_items']} train / {meta['dev_items']} dev items",
+          f"seed {meta['seed']}, {meta['fitted_items']} items ({meta['train_items']} train, "
+          f"{meta['dev_items']} dev)",
           file=sys.stderr)
     return 0

@@ -3,9 +3,12 @@
 The corpus is JSON Lines of labelled items (``eval/corpus/build.py texts`` writes them from
 the shared data; ``peacewatch feedback export`` will write a user's own), each with ``split``:
 
-- ``train``: the model's weights are fitted on it, and only on it;
+- ``train``: each head is fitted on it to be chosen;
 - ``dev``: each head's regularisation and threshold are chosen on it (pooled with out-of-fold
-  predictions on train, since dev alone holds only a handful of some issues' positives);
+  predictions on train, since dev alone holds only a handful of some issues' positives). Once
+  chosen, each head is fitted again on train and dev together, with that regularisation and
+  threshold: the shipped model learns from every item it may, and the dev figures recorded in
+  it are those of the fit on train alone, before dev was learned (``meta["selection"]``);
 - ``test``: never read here. ``peacewatch eval`` reports it.
 
 One logistic regression per head (``processors.model``): each issue of the watchlist with at
@@ -28,7 +31,9 @@ from typing import Any
 
 from peacewatch.errors import ModelError
 from peacewatch.jsonl import read_jsonl
+from processors.classify import IssueClassifier
 from processors.entities import NO_ENTITIES, Entities
+from processors.evaluate import evaluate
 from processors.model import KIND_FEATURES, KIND_HEAD, Head, LearnedModel, item_features
 from processors.rules import RuleClassifier
 from processors.stories import story_stems
@@ -109,8 +114,10 @@ class HeadReport:
 
 @dataclass
 class TrainResult:
-    model: LearnedModel
+    model: LearnedModel  # fitted on train and dev, as chosen
     heads: list[HeadReport] = field(default_factory=list)
+    # Fitted on train alone: the model that was chosen on dev, whose dev figures are honest.
+    selection: LearnedModel | None = None
 
 
 def data_digest(items: Sequence[LabelledItem]) -> str:
@@ -227,10 +234,10 @@ def story_idf(items: Sequence[LabelledItem], entities: Entities) -> dict[str, fl
 
 def train(items: Sequence[LabelledItem], watchlist: Watchlist,
           config: TrainConfig | None = None, entities: Entities = NO_ENTITIES) -> TrainResult:
-    """Fit every head on train, choose its C and threshold on dev; never read test."""
+    """Fit every head on train and choose its C and threshold on dev; then fit the chosen
+    heads again on train and dev together. Never reads test."""
     config = config or TrainConfig()
     learn = _Learner(config)
-    np = learn.np
     rules = RuleClassifier(watchlist)
     # Sorted: the same items in any order give the same model.
     items = sorted(items, key=lambda i: i.id)
@@ -242,56 +249,113 @@ def train(items: Sequence[LabelledItem], watchlist: Watchlist,
     dev_items = [i for i in items if i.split == "dev"]
     if not train_items or not dev_items:
         raise ModelError("the corpus needs items in both the train and the dev split")
+    features = {i.id: item_features(i.title, i.summary, rules.read(i.title, i.summary))
+                for i in (*train_items, *dev_items)}
 
-    def featurise(subset: list[LabelledItem]) -> list[dict[str, float]]:
-        return [item_features(i.title, i.summary, rules.read(i.title, i.summary))
-                for i in subset]
+    chosen = _Fit(learn, watchlist, train_items, features)
+    reports = [chosen.choose(name, dev_items) for name in chosen.trainable()]
+    both = sorted((*train_items, *dev_items), key=lambda i: i.id)
+    final = _Fit(learn, watchlist, both, features)
+    for report in reports:
+        final.refit(report)
 
-    train_features = featurise(train_items)
-    counts: dict[str, int] = {}
-    for row in train_features:
-        for f in row:
-            counts[f] = counts.get(f, 0) + 1
-    vocabulary = sorted(f for f, n in counts.items() if n >= config.min_count)
-    x_train = learn.matrix(train_features, vocabulary)
-    x_dev = learn.matrix(featurise(dev_items), vocabulary)
-
-    heads: list[Head] = []
-    reports: list[HeadReport] = []
-    columns: list[Any] = []
-    kind_columns = np.array([n for n, f in enumerate(vocabulary) if f.startswith(KIND_FEATURES)])
-    # The kind of an item is asked only of items on an issue: it learns from those alone.
-    on_issue = np.array([bool(i.labels) for i in train_items])
-    on_issue_dev = np.array([bool(i.labels) for i in dev_items])
-    for name in (*watchlist.issue_ids, KIND_HEAD):
-        rows = on_issue if name == KIND_HEAD else np.ones(len(train_items), dtype=bool)
-        dev_rows = on_issue_dev if name == KIND_HEAD else np.ones(len(dev_items), dtype=bool)
-        y = np.array([i.has(name) for i in train_items])[rows]
-        y_dev = [i.has(name) for i, keep in zip(dev_items, dev_rows, strict=True) if keep]
-        if int(y.sum()) < config.min_positives:
-            continue  # too few examples to learn: the rules alone decide this issue
-        columns_of = kind_columns if name == KIND_HEAD else slice(None)
-        fitted = learn.head(name, x_train[rows][:, columns_of], y,
-                            x_dev[dev_rows][:, columns_of], y_dev)
-        heads.append(fitted.head)
-        coef = fitted.coef
-        if name == KIND_HEAD:  # back onto the whole vocabulary, zero off the genre features
-            coef = np.zeros(len(vocabulary))
-            coef[kind_columns] = fitted.coef
-        columns.append(coef)
-        reports.append(fitted.report)
-
-    weights: dict[str, list[tuple[int, float]]] = {}
-    for n, coef in enumerate(columns):
-        for j in np.flatnonzero(np.abs(coef) >= config.min_weight):
-            weights.setdefault(vocabulary[int(j)], []).append((n, round(float(coef[j]), 6)))
+    idf = story_idf([i for i in items if i.split != "test"], entities)
+    selection = chosen.model({}, idf)
     meta = {
         "data": data_digest(items), "seed": config.seed, "train_items": len(train_items),
-        "dev_items": len(dev_items), "train_fraction": config.train_fraction,
+        "dev_items": len(dev_items), "fitted_items": len(both),
+        "train_fraction": config.train_fraction,
         "watchlist_issues": list(watchlist.issue_ids),
+        "selection": _dev_figures(selection, watchlist, dev_items),
     }
-    idf = story_idf([i for i in items if i.split != "test"], entities)
-    return TrainResult(LearnedModel(heads, weights, meta, idf), reports)
+    return TrainResult(final.model(meta, idf), reports, selection)
+
+
+class _Fit:
+    """The heads of one model fitted on one set of items, over those items' vocabulary."""
+
+    def __init__(self, learn: _Learner, watchlist: Watchlist, items: list[LabelledItem],
+                 features: dict[str, dict[str, float]]) -> None:
+        self.learn, self.watchlist, self.items, self.features = learn, watchlist, items, features
+        counts: dict[str, int] = {}
+        for item in items:
+            for f in features[item.id]:
+                counts[f] = counts.get(f, 0) + 1
+        self.vocabulary = sorted(f for f, n in counts.items() if n >= learn.config.min_count)
+        self.x = learn.matrix([features[i.id] for i in items], self.vocabulary)
+        self.kind_columns = learn.np.array(
+            [n for n, f in enumerate(self.vocabulary) if f.startswith(KIND_FEATURES)])
+        self.heads: list[Head] = []
+        self.columns: list[Any] = []
+
+    def trainable(self) -> list[str]:
+        """The heads with enough positives to learn; the rules alone decide the others."""
+        return [name for name in (*self.watchlist.issue_ids, KIND_HEAD)
+                if sum(self._truth(name, self.items)) >= self.learn.config.min_positives]
+
+    def choose(self, name: str, dev_items: list[LabelledItem]) -> HeadReport:
+        """Fit ``name`` here, its C and threshold chosen on ``dev_items``."""
+        dev = [i for i in dev_items if _asked(name, i)]
+        x_dev = self.learn.matrix([self.features[i.id] for i in dev], self.vocabulary)
+        rows = self._rows(name)
+        fitted = self.learn.head(name, self.x[rows][:, self._columns(name)],
+                                 self.np.array(self._truth(name, self.items)),
+                                 x_dev[:, self._columns(name)], self._truth(name, dev))
+        self._add(fitted.head, fitted.coef, name)
+        return fitted.report
+
+    def refit(self, report: HeadReport) -> None:
+        """Fit a head chosen elsewhere here, with its C and threshold."""
+        fitted = self.learn.fit(self.x[self._rows(report.name)][:, self._columns(report.name)],
+                                self.np.array(self._truth(report.name, self.items)), report.c)
+        head = Head(report.name, round(float(fitted.intercept_[0]), 6), report.threshold)
+        self._add(head, fitted.coef_[0], report.name)
+
+    def model(self, meta: dict[str, Any], idf: dict[str, float]) -> LearnedModel:
+        weights: dict[str, list[tuple[int, float]]] = {}
+        for n, coef in enumerate(self.columns):
+            for j in self.np.flatnonzero(self.np.abs(coef) >= self.learn.config.min_weight):
+                weights.setdefault(self.vocabulary[int(j)], []).append(
+                    (n, round(float(coef[j]), 6)))
+        return LearnedModel(self.heads, weights, meta, idf)
+
+    @property
+    def np(self) -> Any:
+        return self.learn.np
+
+    def _add(self, head: Head, coef: Any, name: str) -> None:
+        if name == KIND_HEAD:  # back onto the whole vocabulary, zero off the genre features
+            full = self.np.zeros(len(self.vocabulary))
+            full[self.kind_columns] = coef
+            coef = full
+        self.heads.append(head)
+        self.columns.append(coef)
+
+    def _rows(self, name: str) -> Any:
+        return self.np.array([_asked(name, i) for i in self.items])
+
+    def _columns(self, name: str) -> Any:
+        return self.kind_columns if name == KIND_HEAD else slice(None)
+
+    @staticmethod
+    def _truth(name: str, items: Sequence[LabelledItem]) -> list[bool]:
+        return [i.has(name) for i in items if _asked(name, i)]
+
+
+def _asked(head: str, item: LabelledItem) -> bool:
+    """Whether a head is asked of an item: the kind only of items on an issue."""
+    return head != KIND_HEAD or bool(item.labels)
+
+
+def _dev_figures(model: LearnedModel, watchlist: Watchlist,
+                 dev_items: Sequence[LabelledItem]) -> dict[str, Any]:
+    """The classifier's F1 per issue, and macro-F1, on dev, with the model chosen on it."""
+    classifier = IssueClassifier(watchlist, model)
+    predicted = {i.id: [m.issue_id for m in classifier.classify(i.title, i.summary)]
+                 for i in dev_items}
+    report = evaluate({i.id: i.labels for i in dev_items}, predicted, watchlist.issue_ids)
+    return {"dev_macro_f1": round(report.macro[2], 4),
+            "dev_f1": {s.label: round(s.f1, 4) for s in report.labels}}
 
 
 def _f1(predicted: Sequence[bool], truth: Sequence[bool]) -> float:

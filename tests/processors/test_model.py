@@ -9,6 +9,7 @@ import pytest
 
 from peacewatch.errors import ModelError
 from processors.classify import IssueClassifier
+from processors.evaluate import evaluate
 from processors.model import FEATURES_VERSION, KIND_HEAD, Head, LearnedModel, item_features
 from processors.rules import RuleClassifier
 from processors.train import (
@@ -97,10 +98,36 @@ def test_training_is_reproducible_and_never_reads_test(watchlist: Watchlist) -> 
     assert first.model.to_json() == second.model.to_json()
     assert {h.name for h in first.heads} == {"ceasefire", "prisoners", KIND_HEAD}
     assert first.model.meta["train_items"] == 16 and first.model.meta["dev_items"] == 7
+    assert first.model.meta["fitted_items"] == 23
     # The test item's words were never seen: no feature of it is in the model.
     assert "t:never" not in first.model.weights and "w:read" not in first.model.weights
     other = train(items, watchlist, TrainConfig(c_grid=(1.0,), folds=2, seed=1))
     assert other.model.meta["seed"] == 1
+
+
+def test_the_chosen_heads_are_fitted_again_on_train_and_dev(watchlist: Watchlist) -> None:
+    items = corpus()
+    result = train(items, watchlist, TrainConfig(c_grid=(1.0,), folds=2))
+    assert result.selection is not None
+    # The final model knows words only dev items carry; the model that was chosen does not.
+    learned = set(result.model.weights) - set(result.selection.weights)
+    # "Moscow" is in one train item and one dev item: seen twice only with dev.
+    assert {"w:moscow", "t:moscow"} <= learned
+    rules = RuleClassifier(watchlist)
+    dev_features: set[str] = set()
+    for item in items:
+        if item.split == "dev":
+            dev_features |= set(item_features(item.title, item.summary, rules.read(item.title)))
+    assert learned <= dev_features
+    # Same heads, same thresholds: only the weights moved.
+    assert [(h.name, h.threshold) for h in result.model.heads] == \
+        [(h.name, h.threshold) for h in result.selection.heads]
+    # The dev figure recorded is the chosen model's, not the refitted one's.
+    dev = [i for i in items if i.split == "dev"]
+    chosen = IssueClassifier(watchlist, result.selection)
+    predicted = {i.id: [m.issue_id for m in chosen.classify(i.title)] for i in dev}
+    report = evaluate({i.id: i.labels for i in dev}, predicted, watchlist.issue_ids)
+    assert result.model.meta["selection"]["dev_macro_f1"] == round(report.macro[2], 4)
 
 
 def test_issues_too_rare_to_learn_stay_with_the_rules(watchlist: Watchlist) -> None:
