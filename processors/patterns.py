@@ -25,6 +25,7 @@ rejects a word after one or two characters; the word-start check runs once, not 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from re import _constants as _c  # type: ignore[attr-defined]  # re's own parse tree
@@ -295,8 +296,17 @@ class TermSet:
 
 
 def compile_terms(terms: Iterable[str], groups: Mapping[str, Iterable[str]]) -> TermSet:
-    """Compile a list of terms (with groups) into a ``TermSet``."""
-    return TermSet(*alternation(expand(terms, groups)))
+    """Compile a list of terms (with groups) into a ``TermSet``.
+
+    The same lists are compiled by the watchlist's check, the classifier and the stories'
+    action reader, in each stage of a process: each distinct list is compiled once per
+    process (a ``TermSet`` is never changed once made, so it is shared)."""
+    return _compiled(tuple(terms), tuple((k, tuple(v)) for k, v in sorted(groups.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(terms: tuple[str, ...], groups: tuple[tuple[str, tuple[str, ...]], ...]) -> TermSet:
+    return TermSet(*alternation(expand(terms, dict(groups))))
 
 
 class TermIndex:

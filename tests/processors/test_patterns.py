@@ -149,3 +149,15 @@ def test_term_index_answers_as_each_list_searched_alone() -> None:
         want = [name for name, terms in alone if terms.search(text, text.lower())]
         assert index.found(text, text.lower()) == want, text
     assert len(index) == len(entities)
+
+
+def test_a_list_is_compiled_once_per_process_and_groups_count() -> None:
+    first = compile_terms(["truce", "@who"], {"who": ["kremlin", "kyiv"]})
+    assert compile_terms(("truce", "@who"), {"who": ("kremlin", "kyiv")}) is first
+    other = compile_terms(["truce", "@who"], {"who": ["washington"]})
+    assert other is not first
+    assert other.search("washington talks", "washington talks")
+    assert not other.search("kyiv talks", "kyiv talks")
+    for _ in range(2):  # a refused list is refused every time, not remembered as good
+        with pytest.raises(ConfigError):
+            compile_terms(["re:(unclosed"], {})
