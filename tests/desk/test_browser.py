@@ -14,10 +14,10 @@ import pytest
 from desk_kit import sample_batch
 from prometheus_client import CollectorRegistry
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from desk.server import DeskServer, start_server
@@ -86,10 +86,18 @@ def shot(driver: object, name: str) -> None:
 
 def loads(driver: object, act: Callable[[], object]) -> None:
     """Do what loads a new page (a click, an Enter) and wait until it has: a look straight
-    after a click may still find the old page's elements."""
-    old = driver.find_element(By.TAG_NAME, "html")  # type: ignore[attr-defined]
+    after a click may still find the old page's elements.
+
+    The old page's window is marked and the wait is for a complete document without the mark
+    (a new page is a new window object). Asking whether an element of the old page is stale
+    instead races with the navigation: ChromeDriver may answer that the node "does not belong
+    to the document", an error Selenium's ``staleness_of`` does not expect."""
+    driver.execute_script("window.peacewatchOldPage = true")  # type: ignore[attr-defined]
     act()
-    WebDriverWait(driver, 10).until(staleness_of(old))  # type: ignore[arg-type]
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(  # type: ignore[attr-defined]
+            "return window.peacewatchOldPage === undefined"
+            " && document.readyState === 'complete'"))
 
 
 def test_an_analyst_reads_searches_and_corrects(browser: object,
