@@ -83,6 +83,7 @@ _TOPICS: dict[str, TopicSpec[Any]] = {spec.base: spec for spec in ALL_TOPICS}
 _OFFSETS = "ledger_offsets"
 # The end of a publication on a changelog partition (a store no table has).
 COMMIT_MARKER = StateChange(store="ledger_commit", key=(), row={})
+_COMMIT_BYTES = COMMIT_MARKER.model_dump_json().encode("utf-8")
 log = logging.getLogger("peacewatch.ledger")
 
 
@@ -97,6 +98,11 @@ class Store:
     # row when empty. A row left out is the local cache's alone: it does not move with its
     # partition.
     logged: str = ""
+
+    @property
+    def key_where(self) -> str:
+        """The SQL condition that picks one row by its key (parameters in key order)."""
+        return " AND ".join(f"{k} = ?" for k in self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +242,8 @@ class Ledger:
                                        change.message_key, partition=part)
         counts = Counter(r[1] for r in latest.values())
         for part in counts:
-            publisher.producer.publish(name, COMMIT_MARKER.model_dump_json().encode("utf-8"),
-                                       COMMIT_MARKER.message_key, partition=part)
+            publisher.producer.publish(name, _COMMIT_BYTES, COMMIT_MARKER.message_key,
+                                       partition=part)
         publisher.flush()
         with self.transaction():
             self._q("DELETE FROM ledger_changes WHERE log = ? AND id IN (SELECT value FROM "
@@ -383,7 +389,7 @@ class Ledger:
             store = self._store(change.store)
             if store is None:
                 continue
-            where = " AND ".join(f"{k} = ?" for k in store.key)
+            where = store.key_where
             if store.logged:
                 where += f" AND ({store.logged.format(row=store.table)})"
             # The update's trigger logs the row; only our own names are formatted in.
@@ -407,7 +413,7 @@ class Ledger:
         if store is None:
             return
         if change.row is None:
-            where = " AND ".join(f"{k} = ?" for k in store.key)
+            where = store.key_where
             self._q(f"DELETE FROM {store.table} WHERE {where}", change.key)  # noqa: S608
             return
         columns = self._columns[store.table]
