@@ -5,6 +5,7 @@ where they enter our code, with ``raise ... from exc`` so the cause stays visibl
 
     PeacewatchError
     ├── ConfigError                  settings file, environment or seeds data refused
+    ├── InputError                   an item of a user's own file that cannot be read
     ├── BusError                     the event bus
     │   ├── BusUnavailable           the bus does not answer or take writes now: retry later
     │   │   └── BrokerUnavailable    no Kafka broker answered within the configured time
@@ -33,6 +34,11 @@ class RecordError(PeacewatchError):
 
 class ConfigError(PeacewatchError):
     """Settings or seeds data that cannot be used; the message names the key."""
+
+
+class InputError(PeacewatchError):
+    """An item of a user's own file (JSON Lines or CSV) that cannot be read; the message names
+    the field."""
 
 
 class BusError(PeacewatchError):

@@ -1,7 +1,9 @@
 """``peacewatch classify``, ``peacewatch eval`` and ``peacewatch timeline``.
 
 classify   JSON Lines items in (file or stdin: ``id``, ``title``, ``summary``, optional
-           ``content``, ``url``, ``published``, ``source``), JSON Lines out:
+           ``content``, ``url``, ``published``, ``source``; or a ``.csv`` file; the field
+           names of RSS, Atom and JSON Feed are read too: ``peacewatch.itemfile``), JSON Lines
+           out:
            ``{"id", "kind", "issues": [{"id", "score", "evidence": [...]}]}``. A bad line is
            reported on stderr with its line number; the others go on (exit status 1 if any was
            bad).
@@ -21,13 +23,23 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from peacewatch.errors import ConfigError, PeacewatchError
-from peacewatch.jsonl import load_jsonl, read_jsonl
+from peacewatch.errors import ConfigError, InputError, PeacewatchError
+from peacewatch.itemfile import (
+    ItemFields,
+    has_text,
+    is_csv,
+    item_fields,
+    item_id,
+    load_records,
+    read_records,
+)
+from peacewatch.jsonl import load_jsonl
 from peacewatch.models import Development
 from peacewatch.settings import load_settings
 from peacewatch.stage import Subcommands
-from processors.classify import IssueClassifier
+from processors.classify import IssueClassifier, Judgement
 from processors.evaluate import evaluate, format_report
+from processors.pipeline import normalise_text
 from processors.quality_cli import add_eval_arguments, eval_corpus
 from processors.quality_cli import register as register_quality
 from processors.replay import WINDOWS, add_replay_arguments, run_replay
@@ -36,16 +48,16 @@ from processors.state import ProcessorState
 from processors.stories import Story
 from processors.watchlist import load_watchlist
 
-_TEXT_FIELDS = ("title", "summary", "content")
-
 
 def register(subparsers: Subcommands) -> None:
     register_quality(subparsers)
     p = subparsers.add_parser(
         "classify", help="classify JSON Lines items against the watchlist",
         description="Read items as JSON Lines (id, title, summary, optional content, url, "
-        "published, source) and write {id, issues: [{id, score, evidence}]} lines.")
-    p.add_argument("input", nargs="?", default="-", help="JSON Lines file (default: stdin)")
+        "published, source; RSS, Atom and JSON Feed names too: guid, description, link ...) "
+        "or CSV, and write {id, kind, issues: [{id, score, evidence}]} lines.")
+    p.add_argument("input", nargs="?", default="-",
+                   help="JSON Lines file, or a .csv file with a header (default: stdin)")
     p.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
     p.add_argument("--watchlist", type=Path, help="watchlist TOML (default: from settings)")
     p.set_defaults(func=_classify)
@@ -85,35 +97,25 @@ def _classifier(args: argparse.Namespace) -> IssueClassifier:
     return issue_classifier(load_settings(args.config), args.watchlist)
 
 
-def _item_problem(item: dict[str, Any]) -> str | None:
-    if not isinstance(item.get("id"), str | int) or item.get("id") == "":
-        return "missing or empty 'id'"
-    for name in _TEXT_FIELDS:
-        if name in item and item[name] is not None and not isinstance(item[name], str):
-            return f"'{name}' must be a string"
-    if not any(item.get(name) for name in _TEXT_FIELDS):
-        return "no text: 'title', 'summary' and 'content' are all empty"
-    return None
-
-
 def classify_stream(classifier: IssueClassifier, stream: Iterable[str], out: TextIO,
-                    err: TextIO, origin: str) -> int:
-    """Classify every good line; report bad ones on ``err``; return the number of bad lines."""
+                    err: TextIO, origin: str, *, csv_rows: bool = False) -> int:
+    """Classify every good item; report bad ones on ``err``; return the number of bad ones."""
     bad = 0
-    for number, item in read_jsonl(stream, origin):
-        if isinstance(item, str):
-            print(item, file=err)
+    for number, record in read_records(stream, origin, csv_rows=csv_rows):
+        if isinstance(record, str):
+            print(record, file=err)
             bad += 1
             continue
-        problem = _item_problem(item)
-        if problem is not None:
-            print(f"{origin}:{number}: {problem}", file=err)
+        try:
+            item = item_fields(record)
+        except InputError as exc:
+            print(f"{origin}:{number}: {exc}", file=err)
             bad += 1
             continue
-        judgement = classifier.judge(item.get("title") or "", item.get("summary") or "",
-                                     item.get("content") or "")
+        judgement = _judge(classifier, item)
         out.write(json.dumps({
-            "id": item["id"],
+            # An id is written back as the file gave it (a number stays a number).
+            "id": record["id"] if record.get("id") not in (None, "") else item.id,
             "kind": judgement.kind,
             "issues": [{"id": m.issue_id, "score": m.score, "evidence": list(m.evidence)}
                        for m in judgement.issues],
@@ -121,11 +123,16 @@ def classify_stream(classifier: IssueClassifier, stream: Iterable[str], out: Tex
     return bad
 
 
+def _judge(classifier: IssueClassifier, item: ItemFields) -> Judgement:
+    text = normalise_text(item.title, item.summary, item.content)
+    return classifier.judge(text.title, text.summary, text.content)
+
+
 def _open_input(name: str) -> IO[str]:
     if name == "-":
         return sys.stdin
     try:
-        return open(name, encoding="utf-8")
+        return open(name, encoding="utf-8", newline="")
     except OSError as exc:
         raise PeacewatchError(f"cannot read {name}: {exc.strerror}") from exc
 
@@ -137,9 +144,11 @@ def _classify(args: argparse.Namespace) -> int:
     try:
         if args.output:
             with args.output.open("w", encoding="utf-8") as out:
-                bad = classify_stream(classifier, source, out, sys.stderr, origin)
+                bad = classify_stream(classifier, source, out, sys.stderr, origin,
+                                      csv_rows=is_csv(origin))
         else:
-            bad = classify_stream(classifier, source, sys.stdout, sys.stderr, origin)
+            bad = classify_stream(classifier, source, sys.stdout, sys.stderr, origin,
+                                  csv_rows=is_csv(origin))
     finally:
         if source is not sys.stdin:
             source.close()
@@ -152,13 +161,16 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _gold(path: Path) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-    lines = load_jsonl(path)
+    lines = load_records(path)
     gold = {}
     for n, line in enumerate(lines, start=1):
         labels = line.get("labels")
-        if "id" not in line or not isinstance(labels, list):
-            raise PeacewatchError(f"{path}: record {n}: needs 'id' and a 'labels' list")
-        gold[str(line["id"])] = [str(label) for label in labels]
+        if not isinstance(labels, list):
+            raise PeacewatchError(f"{path}: record {n}: needs a 'labels' list")
+        try:
+            gold[item_id(line)] = [str(label) for label in labels]
+        except InputError as exc:
+            raise PeacewatchError(f"{path}: record {n}: {exc}") from exc
     return gold, lines
 
 
@@ -172,14 +184,18 @@ def _predictions_from_output(path: Path) -> dict[str, list[str]]:
     return out
 
 
-def _classify_records(classifier: IssueClassifier,
-                      records: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
-    out = {}
-    for record in records:
-        matches = classifier.classify(record.get("title") or "", record.get("summary") or "",
-                                      record.get("content") or "")
-        out[str(record["id"])] = [m.issue_id for m in matches]
-    return out
+def _classify_records(classifier: IssueClassifier, records: list[dict[str, Any]],
+                      origin: Path) -> tuple[dict[str, list[str]], dict[str, ItemFields]]:
+    """Each record's issues, and its fields, by id; a record that cannot be read is an error."""
+    predicted, items = {}, {}
+    for n, record in enumerate(records, start=1):
+        try:
+            item = item_fields(record)
+        except InputError as exc:
+            raise PeacewatchError(f"{origin}: record {n}: {exc}") from exc
+        predicted[item.id] = [m.issue_id for m in _judge(classifier, item).issues]
+        items[item.id] = item
+    return predicted, items
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -192,20 +208,19 @@ def _eval(args: argparse.Namespace) -> int:
             raise PeacewatchError("--predictions, --items and --by score a --gold file")
         return eval_corpus(args)
     gold, gold_lines = _gold(args.gold)
-    texts: dict[str, dict[str, Any]] = {}
+    texts: dict[str, ItemFields] = {}
     if args.predictions:
         predicted = _predictions_from_output(args.predictions)
     else:
         classifier = _classifier(args)
         if args.items:
-            records = load_jsonl(args.items)
-        elif all(any(line.get(f) for f in _TEXT_FIELDS) for line in gold_lines):
-            records = gold_lines
+            origin, records = args.items, load_records(args.items)
+        elif all(has_text(line) for line in gold_lines):
+            origin, records = args.gold, gold_lines
         else:
             raise PeacewatchError("no predictions: give --predictions or --items "
                                   "(or gold lines with title/summary)")
-        predicted = _classify_records(classifier, records)
-        texts = {str(r["id"]): r for r in records}
+        predicted, texts = _classify_records(classifier, records, origin)
         labels = classifier.issue_ids
     if args.predictions:
         labels = tuple(sorted({lab for v in gold.values() for lab in v}
@@ -215,7 +230,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.by:
         groups: dict[str, list[str]] = {}
         for line in gold_lines:
-            groups.setdefault(str(line.get(args.by, "?")), []).append(str(line["id"]))
+            groups.setdefault(str(line.get(args.by, "?")), []).append(item_id(line))
         for value, ids in sorted(groups.items()):
             sub = evaluate({i: gold[i] for i in ids}, predicted, labels)
             (mp, mr, mf), (ap, ar, af) = sub.micro, sub.macro
@@ -238,12 +253,12 @@ def _eval_all(args: argparse.Namespace) -> int:
 
 
 def _print_errors(issue: str, gold: dict[str, list[str]], predicted: dict[str, list[str]],
-                  texts: dict[str, dict[str, Any]]) -> None:
-    for item_id, labels in gold.items():
-        truth, guess = issue in labels, issue in predicted.get(item_id, [])
+                  texts: dict[str, ItemFields]) -> None:
+    for key, labels in gold.items():
+        truth, guess = issue in labels, issue in predicted.get(key, [])
         if truth != guess:
-            text = texts.get(item_id, {})
-            print(f"{'FN' if truth else 'FP'} {item_id}: {text.get('title', '')}")
+            item = texts.get(key)
+            print(f"{'FN' if truth else 'FP'} {key}: {item.title if item else ''}")
 
 
 # -- timeline ----------------------------------------------------------------------------------

@@ -38,10 +38,13 @@ class Normalised:
 
 def normalise(item: RawItem) -> Normalised:
     """The item's text as plain text (collectors send text; other producers may send markup)."""
-    title = collapse(html_to_text(item.title))
-    summary = html_to_text(item.summary)
-    content = html_to_text(item.content) if item.content else ""
-    return Normalised(title=title, summary=summary, content=content)
+    return normalise_text(item.title, item.summary, item.content)
+
+
+def normalise_text(title: str, summary: str, content: str | None) -> Normalised:
+    """Title, summary and content as plain text: what the classifier reads."""
+    return Normalised(title=collapse(html_to_text(title)), summary=html_to_text(summary),
+                      content=html_to_text(content) if content else "")
 
 
 def copy_keys(item: RawItem) -> list[str]:

@@ -42,8 +42,9 @@ from typing import Any
 
 from peacewatch.bus import open_bus
 from peacewatch.daemon import Daemon
-from peacewatch.errors import PeacewatchError
+from peacewatch.errors import InputError, PeacewatchError
 from peacewatch.identity import canonical_url, content_hash
+from peacewatch.itemfile import ItemFields, item_fields, item_time, load_records
 from peacewatch.jsonl import load_jsonl, parse_jsonl
 from peacewatch.metrics import Metrics
 from peacewatch.models import RAW_ITEMS, Development, RawItem
@@ -102,22 +103,19 @@ class ReplayOutput:
         return max(1.0, (self.last_at - self.first_at).total_seconds() / 86400)
 
 
-def raw_item(row: dict[str, Any]) -> RawItem:
+def raw_item(row: ItemFields) -> RawItem:
     """A replayed row as a collector would have published it: fetched when published."""
-    published = _time(str(row["published"]))
-    url = row.get("url") or None
-    title, summary = str(row.get("title") or ""), str(row.get("summary") or "")
-    return RawItem(item_id=str(row["id"]), source=str(row.get("source") or "replay"), url=url,
-                   canonical_url=canonical_url(url), title=title, summary=summary,
-                   language=row.get("language"), published_at=published, fetched_at=published,
-                   content_hash=content_hash(title, summary, ""))
-
-
-def _time(text: str) -> datetime:
-    at = datetime.fromisoformat(text.strip().replace(" ", "T").replace("Z", "+00:00"))
-    if at.tzinfo is None:
-        raise PeacewatchError(f"item time {text!r} has no time zone")
-    return at
+    try:
+        if row.published is None:
+            raise InputError("no publication time ('published'): a replay runs on item time")
+        published = item_time(row.published)
+        return RawItem(item_id=row.id, source=row.source or "replay", url=row.url,
+                       canonical_url=canonical_url(row.url), title=row.title,
+                       summary=row.summary, content=row.content, language=row.language,
+                       published_at=published, fetched_at=published,
+                       content_hash=content_hash(row.title, row.summary, row.content))
+    except (InputError, ValueError) as exc:  # ValueError: pydantic's ValidationError
+        raise PeacewatchError(f"item {row.id!r}: {exc}") from exc
 
 
 def replay_settings(base: Settings, folder: Path) -> Settings:
@@ -146,7 +144,7 @@ def replay_settings(base: Settings, folder: Path) -> Settings:
     })
 
 
-def replay(rows: Iterable[dict[str, Any]], settings: Settings) -> ReplayOutput:
+def replay(rows: Iterable[ItemFields], settings: Settings) -> ReplayOutput:
     """Publish the rows in time order, run the pipeline until it is idle, read what it did."""
     items = sorted((raw_item(r) for r in rows), key=lambda i: (i.published_at, i.item_id))
     metrics = Metrics()
@@ -170,7 +168,7 @@ def replay(rows: Iterable[dict[str, Any]], settings: Settings) -> ReplayOutput:
         state.close()
     messages = []
     for n in _lines(settings.data_dir / NOTIFICATIONS):
-        messages.append((_time(n["created_at"]),
+        messages.append((item_time(n["created_at"]),
                          tuple(d["development_id"] for d in n["developments"])))
     return ReplayOutput(len(items), developments, placements, messages,
                         items[0].published_at if items else None,
@@ -221,7 +219,7 @@ def load_annotations(folder: Path, window: str, corpus: Path) -> Annotations:
     a = Annotations()
     a.labels = {str(r["id"]): tuple(r["labels"]) for r in _lines(corpus / "labels.jsonl")}
     a.splits = {str(r["id"]): str(r["split"]) for r in _lines(corpus / "selection.jsonl")}
-    a.events = [Event(e["event"], e["story"], e["issue"], e["first_id"], _time(e["first_at"]),
+    a.events = [Event(e["event"], e["story"], e["issue"], e["first_id"], item_time(e["first_at"]),
                       e["action"], e["what"]) for e in _lines(folder / f"events-{window}.jsonl")]
     a.stories = {(s["issue"], s["id"]): (s["story"], s["event"])
                  for s in _lines(folder / f"stories-{window}.jsonl")}
@@ -310,9 +308,9 @@ def story_pairs(annotated: dict[tuple[str, str], tuple[str, str | None]],
 # -- the command --------------------------------------------------------------------------------
 
 
-def _rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _rows(args: argparse.Namespace) -> list[ItemFields]:
     if args.stream_file is not None:
-        return load_jsonl(args.stream_file)
+        return _fields(load_records(args.stream_file), args.stream_file)
     if args.stream is None:
         raise PeacewatchError("eval replay needs --stream NAME or --stream-file FILE")
     corpus: Path = args.corpus or DEFAULT_CORPUS
@@ -321,7 +319,18 @@ def _rows(args: argparse.Namespace) -> list[dict[str, Any]]:
                            "--shared", str(shared)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PeacewatchError(f"{corpus / 'build.py'} stream failed: {done.stderr[-500:]}")
-    return parse_jsonl(done.stdout.splitlines(), f"{corpus / 'build.py'} stream")
+    origin = f"{corpus / 'build.py'} stream"
+    return _fields(parse_jsonl(done.stdout.splitlines(), origin), origin)
+
+
+def _fields(records: list[dict[str, Any]], origin: object) -> list[ItemFields]:
+    out = []
+    for n, record in enumerate(records, start=1):
+        try:
+            out.append(item_fields(record))
+        except InputError as exc:
+            raise PeacewatchError(f"{origin}: record {n}: {exc}") from exc
+    return out
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -333,7 +342,7 @@ def run_replay(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         output = replay(rows, replay_settings(base, folder))
     annotations = load_annotations(args.annotations, window, args.corpus or DEFAULT_CORPUS)
-    outlets = {str(r["id"]): str(r.get("source") or "") for r in rows}
+    outlets = {r.id: r.source or "" for r in rows}
     print(format_replay(window, output, annotations, outlets))
     if args.sample:
         _write_sample(output, rows, args.sample, args.sample_out)
@@ -418,11 +427,11 @@ def _num(value: float) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def _write_sample(out: ReplayOutput, rows: list[dict[str, Any]], n: int,
+def _write_sample(out: ReplayOutput, rows: list[ItemFields], n: int,
                   path: Path | None) -> None:
     """A seeded sample of alerting developments, each with what an analyst already had: the
     issue's alerting developments of the 72 hours before."""
-    text = {str(r["id"]): r for r in rows}
+    text = {r.id: r for r in rows}
     alerting = sorted((d for d in out.developments if d.development_id in out.alerted),
                       key=lambda d: d.first_seen)
     chosen = sorted(random.Random(0).sample(alerting, min(n, len(alerting))),
@@ -431,11 +440,11 @@ def _write_sample(out: ReplayOutput, rows: list[dict[str, Any]], n: int,
     for d in chosen:
         earlier = [e for e in alerting if e.issue_id == d.issue_id
                    and d.first_seen - timedelta(hours=72) <= e.first_seen < d.first_seen]
-        item = text.get(trigger(d) or "", {})
+        item = text.get(trigger(d) or "")
         lines.append(json.dumps({
             "development_id": d.development_id, "issue": d.issue_id, "kind": d.kind,
             "action": d.action, "at": d.first_seen.isoformat(), "headline": d.headline,
-            "summary": item.get("summary", ""), "source": item.get("source", ""),
+            "summary": item.summary if item else "", "source": item.source or "" if item else "",
             "already_alerted": [{"at": e.first_seen.isoformat(), "headline": e.headline}
                                 for e in earlier],
         }, ensure_ascii=False))

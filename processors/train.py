@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from peacewatch.errors import ModelError
+from peacewatch.errors import InputError, ModelError
+from peacewatch.itemfile import item_fields, item_id
 from peacewatch.jsonl import read_jsonl
 from processors.classify import IssueClassifier
 from processors.entities import NO_ENTITIES, Entities
@@ -66,17 +67,23 @@ def read_labelled(lines: Iterable[str], origin: str) -> list[LabelledItem]:
     for number, raw in read_jsonl(lines, origin):
         if isinstance(raw, str):
             raise ModelError(raw)
-        if not isinstance(raw.get("id"), str):
-            raise ModelError(f"{origin}:{number}: expected an object with an 'id'")
+        try:
+            item_id(raw)  # every line has one, labelled or not yet
+        except InputError as exc:
+            raise ModelError(f"{origin}:{number}: {exc}") from exc
         if raw.get("labels") is None:
             continue
         split = raw.get("split")
         if split not in SPLITS:
             raise ModelError(f"{origin}:{number}: 'split' must be one of {', '.join(SPLITS)}")
+        try:
+            item = item_fields(raw)
+        except InputError as exc:
+            raise ModelError(f"{origin}:{number}: {exc}") from exc
         out.append(LabelledItem(
-            id=raw["id"], title=str(raw.get("title") or ""), summary=str(raw.get("summary") or ""),
-            split=split, labels=tuple(sorted(raw["labels"])), kind=raw.get("kind"),
-            language=raw.get("language"), source=raw.get("source")))
+            id=item.id, title=item.title, summary=item.summary or item.content, split=split,
+            labels=tuple(sorted(raw["labels"])), kind=raw.get("kind"), language=item.language,
+            source=item.source))
     return out
 
 

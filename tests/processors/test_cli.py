@@ -47,6 +47,28 @@ def test_classify_file_to_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert [i["id"] for i in out[2]["issues"]] == ["prisoners"]
 
 
+def test_classify_reads_a_csv_export_by_its_feed_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CSV in the shape of the 2022 items (no id; description, link, date_published): the
+    description is read as the summary, not ignored, and the link stands for the id."""
+    source = tmp_path / "items.csv"
+    source.write_text(
+        "date_published,source_feed,title,description,link\n"
+        "2022-04-01 10:00:00+00:00,https://feed.example/rss,Talks end for the day,"
+        "\"Delegations of Russia and Ukraine met in Istanbul; a prisoner swap was agreed.\","
+        "https://news.example/a\n", encoding="utf-8")
+    assert main(["classify", str(source)]) == 0
+    [out] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert out["id"] == "https://news.example/a"
+    assert {"negotiations", "prisoners"} <= {i["id"] for i in out["issues"]}
+    gold = write_jsonl(tmp_path / "gold.jsonl", [
+        {"link": "https://news.example/a", "labels": ["negotiations", "prisoners"]}])
+    assert main(["eval", "--gold", str(gold), "--items", str(source)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
+            if line.strip()}
+    assert rows["prisoners"][1:4] == ["1.000", "1.000", "1.000"]
+
+
 def test_classify_reports_bad_lines_and_goes_on(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "items.jsonl"
@@ -108,7 +130,7 @@ def test_eval_without_predictions_says_what_is_missing(
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "1"}\n', encoding="utf-8")
     assert main(["eval", "--gold", str(bad), "--items", str(gold)]) == 1
-    assert "needs 'id' and a 'labels' list" in capsys.readouterr().err
+    assert "record 1: needs a 'labels' list" in capsys.readouterr().err
 
 
 def test_eval_on_the_corpus_test_split_in_one_command(

@@ -152,7 +152,7 @@ def test_labelled_lines_are_checked() -> None:
             '{"id": "b", "title": "U", "split": "dev", "labels": null}', ""]
     (item,) = read_labelled(good, "corpus")
     assert item.labels == ("ceasefire",)
-    for line, message in (("not json", "not JSON"), ('{"title": "x"}', "an 'id'"),
+    for line, message in (("not json", "not JSON"), ('{"title": "x"}', "empty 'id'"),
                           ('{"id": "a", "labels": [], "split": "other"}', "'split'")):
         with pytest.raises(ModelError, match=message):
             read_labelled([line], "corpus")

@@ -82,3 +82,35 @@ def test_a_replay_runs_on_item_time_and_measures_recall_precision_and_pairs(
 def test_a_replay_needs_a_stream(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "replay"]) == 1
     assert "needs --stream NAME or --stream-file FILE" in capsys.readouterr().err
+
+
+def test_a_replay_reads_a_csv_export_with_rss_times(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Your own archive as a feed tool exports it: no ids (links stand for them), RFC 2822
+    times, descriptions. Its items go through in time order, whatever the file's order."""
+    rows = [("Mon, 01 Sep 2025 14:00:00 GMT", STREAM[3]), ("Mon, 01 Sep 2025 08:00:00 GMT",
+                                                           STREAM[0])]
+    items = tmp_path / "archive.csv"
+    items.write_text("pubDate,link,title,description\n" + "".join(
+        f'"{at}",https://news.example/{r["id"]},"{r["title"]}","{r["summary"]}"\n'
+        for at, r in rows), encoding="utf-8")
+    config = tmp_path / "rules.toml"
+    config.write_text("[processors]\nuse_model = false\n", encoding="utf-8")
+    keep = tmp_path / "state"
+    assert main(["-c", str(config), "eval", "replay", "--stream-file", str(items),
+                 "--keep", str(keep)]) == 0
+    assert "replay archive: 2 items over" in capsys.readouterr().out
+    notified = [json.loads(line) for line in (keep / "notifications.jsonl").open()]
+    # The proposal (08:00) opened the story; the acceptance (14:00) is a change of it.
+    kinds = [d["kind"] for n in notified for d in n["developments"]
+             if d["issue_id"] == "ceasefire"]
+    assert kinds == ["new_story", "change"]
+
+
+def test_a_replay_names_an_item_without_a_time(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    items = tmp_path / "undated.jsonl"
+    items.write_text(json.dumps({"id": "u1", "title": "Kyiv accepts truce"}) + "\n",
+                     encoding="utf-8")
+    assert main(["eval", "replay", "--stream-file", str(items)]) == 1
+    assert "item 'u1': no publication time" in capsys.readouterr().err
