@@ -15,6 +15,7 @@ into state, output and offsets without loss or repeats is ``runner.OutboxStage``
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -70,7 +71,26 @@ def load_model(settings: Settings) -> LearnedModel | None:
     path = p.model or settings.seeds_dir / "model.json"
     if p.model is None and not path.exists():
         return None
-    return LearnedModel.load(path)
+    return _shared_model(path.resolve())
+
+
+# Both steps of a process (and a reload that finds the file unchanged) share one loaded model:
+# it is tens of megabytes and never changed once loaded.
+_models: dict[Path, tuple[tuple[int, int], LearnedModel]] = {}
+_models_lock = threading.Lock()
+
+
+def _shared_model(path: Path) -> LearnedModel:
+    try:
+        stat = path.stat()
+    except OSError:
+        return LearnedModel.load(path)  # its error names the file
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _models_lock:
+        cached = _models.get(path)
+        if cached is None or cached[0] != version:
+            cached = _models[path] = (version, LearnedModel.load(path))
+        return cached[1]
 
 
 def issue_classifier(settings: Settings, watchlist: Path | None = None) -> IssueClassifier:

@@ -5,6 +5,7 @@ its publish cycle, and restarts neither loses an item nor emits a development tw
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from proc_testkit import (
+    REPO,
     T0,
     Processors,
     Reader,
@@ -168,6 +170,23 @@ def test_build_gives_both_steps_each_for_its_own_thread(tmp_path: Path) -> None:
     classify, stories = build(ctx)
     assert isinstance(classify, ClassifyStage) and isinstance(stories, StoriesStage)
     assert (classify.name, stories.name) == ("classify", "stories")
+    ctx.events.close()
+
+
+def test_both_steps_share_one_model_until_its_file_changes(tmp_path: Path) -> None:
+    model = tmp_path / "model.json"
+    shutil.copy(REPO / "seeds" / "model.json", model)
+    ctx = context(make_settings(tmp_path, model=str(model)))
+    classify, stories = build(ctx)
+    loaded = classify.decisions.classifier.model
+    assert loaded is not None and stories.decisions.idf is loaded.idf
+    # A reload that finds the file as it was keeps the model; a changed file is read again.
+    classify.reload(ctx.settings)
+    assert classify.decisions.classifier.model is loaded
+    model.write_text(model.read_text(encoding="utf-8").replace('"seed":0', '"seed":0 '),
+                     encoding="utf-8")
+    classify.reload(ctx.settings)
+    assert classify.decisions.classifier.model is not loaded
     ctx.events.close()
 
 
