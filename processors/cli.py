@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -165,6 +166,8 @@ def _gold(path: Path) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
     gold = {}
     for n, line in enumerate(lines, start=1):
         labels = line.get("labels")
+        if isinstance(labels, str) and is_csv(path.name):  # a CSV cell: "ceasefire;black-sea"
+            labels = [label.strip() for label in re.split(r"[;|,]", labels) if label.strip()]
         if not isinstance(labels, list):
             raise PeacewatchError(f"{path}: record {n}: needs a 'labels' list")
         try:

@@ -61,8 +61,9 @@ def test_classify_reads_a_csv_export_by_its_feed_names(
     [out] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert out["id"] == "https://news.example/a"
     assert {"negotiations", "prisoners"} <= {i["id"] for i in out["issues"]}
-    gold = write_jsonl(tmp_path / "gold.jsonl", [
-        {"link": "https://news.example/a", "labels": ["negotiations", "prisoners"]}])
+    gold = tmp_path / "gold.csv"
+    gold.write_text("link,labels\nhttps://news.example/a,negotiations;prisoners\n",
+                    encoding="utf-8")
     assert main(["eval", "--gold", str(gold), "--items", str(source)]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
             if line.strip()}
