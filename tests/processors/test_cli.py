@@ -20,7 +20,7 @@ from peacewatch.cli import main
 from peacewatch.models import RAW_ITEMS
 
 # The test split's macro-F1 measured when the model was last trained, less a margin.
-MACRO_FLOOR = 0.84
+MACRO_FLOOR = 0.85
 ITEMS: list[dict[str, object]] = [
     {"id": "1", "title": "Russia and Ukraine agree Black Sea ceasefire",
      "summary": "Safe navigation for merchant ships was agreed in Riyadh.",
