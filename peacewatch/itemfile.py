@@ -137,6 +137,17 @@ def is_csv(name: str) -> bool:
     return name.lower().endswith(".csv")
 
 
+def fields_of(records: Iterable[Mapping[str, Any]], origin: object) -> list[ItemFields]:
+    """Every record's fields; the first that cannot be read is an error naming it."""
+    out = []
+    for n, record in enumerate(records, start=1):
+        try:
+            out.append(item_fields(record))
+        except InputError as exc:
+            raise InputError(f"{origin}: record {n}: {exc}") from exc
+    return out
+
+
 def load_records(path: Path) -> list[dict[str, Any]]:
     """Every record of a JSON Lines or CSV file; a missing file or a bad line is an error."""
     try:

@@ -27,6 +27,7 @@ from typing import IO, Any, TextIO
 from peacewatch.errors import ConfigError, InputError, PeacewatchError
 from peacewatch.itemfile import (
     ItemFields,
+    fields_of,
     has_text,
     is_csv,
     item_fields,
@@ -190,15 +191,9 @@ def _predictions_from_output(path: Path) -> dict[str, list[str]]:
 def _classify_records(classifier: IssueClassifier, records: list[dict[str, Any]],
                       origin: Path) -> tuple[dict[str, list[str]], dict[str, ItemFields]]:
     """Each record's issues, and its fields, by id; a record that cannot be read is an error."""
-    predicted, items = {}, {}
-    for n, record in enumerate(records, start=1):
-        try:
-            item = item_fields(record)
-        except InputError as exc:
-            raise PeacewatchError(f"{origin}: record {n}: {exc}") from exc
-        predicted[item.id] = [m.issue_id for m in _judge(classifier, item).issues]
-        items[item.id] = item
-    return predicted, items
+    items = {item.id: item for item in fields_of(records, origin)}
+    return {key: [m.issue_id for m in _judge(classifier, item).issues]
+            for key, item in items.items()}, items
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ from peacewatch.bus import open_bus
 from peacewatch.daemon import Daemon
 from peacewatch.errors import InputError, PeacewatchError
 from peacewatch.identity import canonical_url, content_hash
-from peacewatch.itemfile import ItemFields, item_fields, item_time, load_records
+from peacewatch.itemfile import ItemFields, fields_of, item_time, load_records
 from peacewatch.jsonl import load_jsonl, parse_jsonl
 from peacewatch.metrics import Metrics
 from peacewatch.models import RAW_ITEMS, Development, RawItem
@@ -310,7 +310,7 @@ def story_pairs(annotated: dict[tuple[str, str], tuple[str, str | None]],
 
 def _rows(args: argparse.Namespace) -> list[ItemFields]:
     if args.stream_file is not None:
-        return _fields(load_records(args.stream_file), args.stream_file)
+        return fields_of(load_records(args.stream_file), args.stream_file)
     if args.stream is None:
         raise PeacewatchError("eval replay needs --stream NAME or --stream-file FILE")
     corpus: Path = args.corpus or DEFAULT_CORPUS
@@ -320,17 +320,7 @@ def _rows(args: argparse.Namespace) -> list[ItemFields]:
     if done.returncode != 0:
         raise PeacewatchError(f"{corpus / 'build.py'} stream failed: {done.stderr[-500:]}")
     origin = f"{corpus / 'build.py'} stream"
-    return _fields(parse_jsonl(done.stdout.splitlines(), origin), origin)
-
-
-def _fields(records: list[dict[str, Any]], origin: object) -> list[ItemFields]:
-    out = []
-    for n, record in enumerate(records, start=1):
-        try:
-            out.append(item_fields(record))
-        except InputError as exc:
-            raise PeacewatchError(f"{origin}: record {n}: {exc}") from exc
-    return out
+    return fields_of(parse_jsonl(done.stdout.splitlines(), origin), origin)
 
 
 def run_replay(args: argparse.Namespace) -> int:
