@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Agreement between two annotators who labelled the same items apart: the issues of
-``double.jsonl``, then the kind (background or report) of ``kinds-double.jsonl``.
+``double.jsonl`` (items read from outlets, then items we wrote), then the kind (background or
+report) of ``kinds-double.jsonl``.
 
     python eval/corpus/agreement.py [--sample random-200|rare-issue-keywords-116]
 
@@ -56,11 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         rows = [json.loads(line) for line in handle if line.strip()]
     if args.sample:
         rows = [r for r in rows if r["sample"] == args.sample]
-    if not rows:
-        raise SystemExit(f"no items in sample {args.sample!r}")
-    print(table(rows))
-    if not args.sample:
-        print(kind_table())
+        if not rows:
+            raise SystemExit(f"no items in sample {args.sample!r}")
+        print(table(rows))
+        return 0
+    # Items we wrote were labelled by their writer first: their agreement is reported apart
+    # from that of the items read from outlets, which it would flatter.
+    print(table([r for r in rows if not r["sample"].startswith("written")]))
+    print("\nitems we wrote, labelled by their writer, then by a second reader:")
+    print(table([r for r in rows if r["sample"].startswith("written")]))
+    print(kind_table())
     return 0
 
 
