@@ -1,6 +1,6 @@
 """Items from a user's own file: one JSON object a line, or one CSV row, read the same way by
 every command that takes them (``classify``, ``eval --gold / --items``, ``eval replay
---stream-file``, ``train --corpus``).
+--stream-file``, ``train --data``).
 
 People export news under the names of the format it came from, so each field is also looked
 for under those names (RSS, Atom, JSON Feed, CSV exports). The first name present wins:
