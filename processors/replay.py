@@ -21,6 +21,12 @@ Then it prints what an analyst would have got, against what we wrote down by rea
 - story pairs: precision and recall of "same story" over pairs of items from different outlets
   that the annotation and the pipeline both placed under an issue (``stories-<window>.jsonl``).
 
+With ``--unseen`` the replay first trains a model as ``peacewatch train`` does, on the labelled
+corpus without the stream's own items (those become test items: neither fitted nor chosen on),
+and replays with it. The corpus's splits keep a window's later days and some outlets for test,
+but its earlier days train the model: the figures of a plain replay are on a window the model
+has partly read. With ``--unseen`` they are on news it never saw, as a user's next month is.
+
 The seed documents are not replayed: they date from spring 2025, and the baseline's known
 states (``baseline.toml``) carry what they establish, each from its own ``as_of`` date.
 """
@@ -35,7 +41,7 @@ import sys
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,8 +57,11 @@ from peacewatch.models import RAW_ITEMS, Development, RawItem
 from peacewatch.settings import Settings, load_settings
 from peacewatch.settings.alerts import ConsoleReceiver, DefaultRoute
 from peacewatch.stage import StageContext, build_stages
-from processors.corpus import DEFAULT_CORPUS, DEFAULT_SHARED
+from processors.corpus import DEFAULT_CORPUS, DEFAULT_SHARED, load_corpus
+from processors.stage import load_entities_of, watchlist_path
 from processors.state import ProcessorState
+from processors.train import LabelledItem, TrainConfig, train
+from processors.watchlist import load_watchlist
 
 WINDOWS = {"news-2022": "2022", "firehose-2026-01": "2026-01"}
 REPLAY_DIR = Path("eval/replay")
@@ -73,6 +82,9 @@ def add_replay_arguments(p: Any) -> None:
     g.add_argument("--sample", type=int, metavar="N",
                    help="write N alerting developments, with context, to judge by reading")
     g.add_argument("--sample-out", type=Path, help="where --sample writes (default: stdout)")
+    g.add_argument("--unseen", action="store_true",
+                   help="first train a model on the labelled corpus without the stream's own "
+                   "items, and replay with it: figures on news the model never saw")
     g.add_argument("--keep", type=Path, metavar="DIR",
                    help="run in DIR and keep its state (default: a temporary folder); a DIR "
                    "that already holds a bus must have one partition per topic, or items are "
@@ -116,6 +128,28 @@ def raw_item(row: ItemFields) -> RawItem:
                        content_hash=content_hash(row.title, row.summary, row.content))
     except (InputError, ValueError) as exc:  # ValueError: pydantic's ValidationError
         raise PeacewatchError(f"item {row.id!r}: {exc}") from exc
+
+
+def without_items(items: Sequence[LabelledItem], ids: set[str]) -> list[LabelledItem]:
+    """The corpus with the items of ``ids`` moved to the test split: never fitted on, never
+    chosen on."""
+    return [replace(i, split="test") if i.id in ids else i for i in items]
+
+
+def train_unseen(args: argparse.Namespace, base: Settings, ids: set[str],
+                 out: Path) -> tuple[int, int]:
+    """Train as ``peacewatch train`` does, without the items of ``ids``, into ``out``; return
+    (the corpus items held out, the items fitted on)."""
+    items = load_corpus(args)
+    held = sum(i.id in ids and i.split != "test" for i in items)
+    # The watchlist the replay classifies with: the settings', as in the live run.
+    watchlist = load_watchlist(watchlist_path(base))
+    result = train(without_items(items, ids), watchlist, TrainConfig(), load_entities_of(base))
+    try:
+        out.write_text(result.model.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise PeacewatchError(f"cannot write {out}: {exc.strerror}") from exc
+    return held, int(result.model.meta["fitted_items"])
 
 
 def replay_settings(base: Settings, folder: Path) -> Settings:
@@ -330,6 +364,13 @@ def run_replay(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="peacewatch-replay-") as temporary:
         folder = args.keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
+        if args.unseen:
+            model = folder / "model-unseen.json"
+            held, fitted = train_unseen(args, base, {r.id for r in rows}, model)
+            print(f"model: trained on {fitted} labelled items, without the stream's own "
+                  f"({held} of them were in train or dev): figures on news it never saw")
+            base = base.model_copy(update={"processors": base.processors.model_copy(
+                update={"model": model, "use_model": True})})
         output = replay(rows, replay_settings(base, folder))
     annotations = load_annotations(args.annotations, window, args.corpus or DEFAULT_CORPUS)
     outlets = {r.id: r.source or "" for r in rows}

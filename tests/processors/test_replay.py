@@ -114,3 +114,31 @@ def test_a_replay_names_an_item_without_a_time(
                      encoding="utf-8")
     assert main(["eval", "replay", "--stream-file", str(items)]) == 1
     assert "item 'u1': no publication time" in capsys.readouterr().err
+
+
+def test_an_unseen_replay_trains_without_the_streams_own_items(
+        stream: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--unseen``: the model the replay runs with never read the replayed items, even where
+    the corpus put them in train or dev."""
+    items, notes = stream
+    labelled = [dict(r, split="train" if r["id"] < "i4" else "dev", labels=LABELS[r["id"]])
+                for r in STREAM]
+    for n in range(8):  # written for this test
+        labelled.append({"id": f"c{n}", "split": "train" if n < 6 else "dev",
+                         "title": f"Ukraine truce talks, round {n}: a ceasefire in view",
+                         "summary": "Kyiv and Moscow discussed a ceasefire.",
+                         "labels": ["ceasefire"]})
+        labelled.append({"id": f"o{n}", "split": "train" if n < 6 else "dev",
+                         "title": f"Ukraine's farmers sow the spring crop, field {n}",
+                         "summary": "Grain prices held steady.", "labels": []})
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in labelled), encoding="utf-8")
+    keep = tmp_path / "state"
+    assert main(["eval", "replay", "--stream-file", str(items), "--annotations", str(notes),
+                 "--keep", str(keep), "--data", str(data), "--unseen"]) == 0
+    out = capsys.readouterr().out
+    assert "model: trained on 16 labelled items, without the stream's own (5 of them were " \
+           "in train or dev)" in out
+    model = json.loads((keep / "model-unseen.json").read_text(encoding="utf-8"))
+    assert (model["meta"]["train_items"], model["meta"]["dev_items"]) == (12, 4)
+    assert "replay demo: 5 items" in out
